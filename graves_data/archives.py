@@ -1,0 +1,126 @@
+"""Reading release archives in place, safely: nothing is ever extracted to disk.
+
+Members are read into memory one at a time, so a member named `../../x` or `/etc/passwd` can
+never be written anywhere; such names, links and oversized members are reported, not read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import tarfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+from graves_data.errors import UnreadableArchive
+from graves_data.storage import Location
+
+# the largest member read into memory; a real IAM-OnDB stroke file is under 1 MB
+DEFAULT_MAX_MEMBER_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Member:
+    """A regular-file member read from an archive (`data`), or one refused (`problem`)."""
+
+    name: str
+    data: bytes | None
+    problem: str | None = None
+
+
+def safe_member_name(name: str) -> str | None:
+    """The member's path normalised, or None if it is absolute or climbs out of the archive."""
+    if not name or name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
+        return None
+    normal = posixpath.normpath(name.replace("\\", "/"))
+    if normal == ".." or normal.startswith("../") or normal.startswith("/"):
+        return None
+    return normal.removeprefix("./")
+
+
+class HashingReader:
+    """A read-only file wrapper that hashes (sha256) and counts what passes through it."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def read(self, n: int = -1) -> bytes:
+        chunk = self._raw.read(n)
+        self._hash.update(chunk)
+        self.size += len(chunk)
+        return chunk
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
+
+    def drain(self) -> None:
+        while self.read(1 << 20):
+            pass
+
+
+def iter_tar(
+    source: IO[bytes],
+    label: str,
+    max_member_bytes: int = DEFAULT_MAX_MEMBER_BYTES,
+    read_data: bool = True,
+) -> Iterator[Member]:
+    """Stream the members of a (possibly compressed) tar archive, in archive order."""
+    try:
+        with tarfile.open(fileobj=source, mode="r|*") as archive:
+            for info in archive:
+                yield _tar_member(archive, info, max_member_bytes, read_data)
+    except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
+        raise UnreadableArchive(f"{label}: not a readable tar archive ({exc})") from exc
+
+
+def _tar_member(archive: Any, info: tarfile.TarInfo, limit: int, read_data: bool) -> Member:
+    name = safe_member_name(info.name)
+    if name is None:
+        return Member(info.name, None, "member path is absolute or leaves the archive")
+    if info.isdir():
+        return Member(name, None, "directory")
+    if not info.isfile():
+        return Member(name, None, "not a regular file (link or device)")
+    if info.size > limit:
+        return Member(name, None, f"member of {info.size} bytes exceeds the {limit}-byte limit")
+    if not read_data:
+        return Member(name, b"")
+    handle = archive.extractfile(info)
+    if handle is None:
+        return Member(name, None, "unreadable member")
+    data = handle.read(limit + 1)
+    if len(data) > limit:
+        return Member(name, None, f"member exceeds the {limit}-byte limit")
+    return Member(name, data)
+
+
+def iter_zip(
+    location: Location, max_member_bytes: int = DEFAULT_MAX_MEMBER_BYTES
+) -> Iterator[Member]:
+    """The members of a zip archive; a member that inflates past the limit is refused."""
+    try:
+        with location.open("rb") as handle, zipfile.ZipFile(handle) as archive:
+            for info in archive.infolist():
+                name = safe_member_name(info.filename)
+                if name is None:
+                    yield Member(
+                        info.filename, None, "member path is absolute or leaves the archive"
+                    )
+                    continue
+                if info.is_dir():
+                    continue
+                if info.file_size > max_member_bytes:
+                    yield Member(name, None, f"member of {info.file_size} bytes exceeds the limit")
+                    continue
+                with archive.open(info) as member:
+                    data = member.read(max_member_bytes + 1)
+                if len(data) > max_member_bytes:
+                    yield Member(name, None, "member inflates past the limit (decompression bomb)")
+                    continue
+                yield Member(name, data)
+    except (zipfile.BadZipFile, EOFError, OSError) as exc:
+        raise UnreadableArchive(f"{location.url}: not a readable zip archive ({exc})") from exc

@@ -1,0 +1,58 @@
+"""Every error graves-data raises on purpose, in one tree.
+
+`GravesDataError` and its subclasses are user errors: the CLI prints their message as one line
+and exits non-zero, without a traceback. Anything else is a bug and keeps its traceback.
+
+`BadInput` is the one raised for a damaged input among many (a stroke file, a transcription, a
+page): under `--on-bad-input skip` the runner turns it into a quarantine entry with its `code`
+and message instead of failing the build.
+"""
+
+from __future__ import annotations
+
+
+class GravesDataError(Exception):
+    """A problem the user can act on; the message names the file and what is wrong."""
+
+    exit_code = 2
+
+
+class UsageError(GravesDataError):
+    """Arguments that cannot work together, or an unknown name."""
+
+
+class InputNotFound(GravesDataError):
+    """Something the user named directly does not exist."""
+
+
+class NotACorpus(GravesDataError):
+    """The raw folder or archive does not have the layout of the corpus asked for."""
+
+
+class UnreadableArchive(GravesDataError):
+    """An archive that cannot be opened or listed (truncated download, wrong format)."""
+
+
+class OutputExists(GravesDataError):
+    """The output folder holds something the build would overwrite."""
+
+
+class DatasetError(GravesDataError):
+    """A built dataset is missing, incomplete or does not match its manifest."""
+
+
+class BadInput(GravesDataError):
+    """One damaged input unit (a file, a form, a page) that can be quarantined.
+
+    `code` is a short stable key (counted in stats), `source` the path of the input
+    relative to the raw root, `reason` the human sentence.
+    """
+
+    def __init__(self, source: str, code: str, reason: str) -> None:
+        super().__init__(f"{source}: {reason}")
+        self.source = source
+        self.code = code
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[type[BadInput], tuple[str, str, str]]:
+        return (type(self), (self.source, self.code, self.reason))

@@ -1,0 +1,123 @@
+"""Paths and URLs through one small interface: local folders and fsspec URLs (s3://, file://).
+
+Writes are atomic: on a local disk a file is written under a temporary name in the same folder
+and renamed over the final name; on an object store one PUT is atomic by itself. So a reader
+never sees half a file under a final name, whatever kills the writer.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+
+TMP_MARK = ".tmp-"
+
+
+@dataclass(frozen=True)
+class Location:
+    """A file or folder on some filesystem: `fs` is an fsspec filesystem, `path` its own path."""
+
+    fs: Any
+    path: str
+
+    @property
+    def is_local(self) -> bool:
+        return isinstance(self.fs, LocalFileSystem)
+
+    @property
+    def url(self) -> str:
+        if self.is_local:
+            return self.path
+        protocol = self.fs.protocol
+        scheme = protocol[0] if isinstance(protocol, (tuple, list)) else protocol
+        return f"{scheme}://{self.path}"
+
+    @property
+    def name(self) -> str:
+        return posixpath.basename(self.path.rstrip("/"))
+
+    def join(self, *parts: str) -> Location:
+        return Location(self.fs, posixpath.join(self.path, *parts))
+
+    def parent(self) -> Location:
+        return Location(self.fs, posixpath.dirname(self.path.rstrip("/")))
+
+    def exists(self) -> bool:
+        return bool(self.fs.exists(self.path))
+
+    def is_dir(self) -> bool:
+        return bool(self.fs.isdir(self.path))
+
+    def size(self) -> int:
+        return int(self.fs.size(self.path))
+
+    def read_bytes(self) -> bytes:
+        if self.is_local:
+            return Path(self.path).read_bytes()
+        data: bytes = self.fs.cat_file(self.path)
+        return data
+
+    def open(self, mode: str = "rb") -> Any:
+        return self.fs.open(self.path, mode)
+
+    def makedirs(self) -> None:
+        self.fs.makedirs(self.path, exist_ok=True)
+
+    def write_atomic(self, data: bytes) -> None:
+        """Write `data` so that the final name only ever holds the complete file."""
+        if not self.is_local:
+            self.fs.pipe_file(self.path, data)
+            return
+        final = Path(self.path)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = final.with_name(f"{final.name}{TMP_MARK}{secrets.token_hex(4)}")
+        try:
+            with open(tmp, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, final)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def remove(self, recursive: bool = False) -> None:
+        if self.exists():
+            self.fs.rm(self.path, recursive=recursive)
+
+    def walk_files(self) -> Iterator[str]:
+        """Paths of all files below this folder, relative to it, sorted."""
+        root = self.path.rstrip("/")
+        found = self.fs.find(root, withdirs=False)
+        for full in sorted(found):
+            rel = posixpath.relpath(full, root)
+            if rel != ".":
+                yield rel
+
+
+def resolve(target: str | os.PathLike[str]) -> Location:
+    """A Location for a local path or an fsspec URL (local paths become absolute)."""
+    text = os.fspath(target)
+    if "://" not in text:
+        return Location(fsspec.filesystem("file"), os.path.abspath(text))
+    fs, path = fsspec.core.url_to_fs(text)
+    if isinstance(fs, LocalFileSystem):
+        return Location(fs, os.path.abspath(path))
+    return Location(fs, path.rstrip("/"))
+
+
+def remove_stale_temporaries(folder: Location) -> list[str]:
+    """Delete files a killed writer left under temporary names; return what was removed."""
+    if not folder.exists():
+        return []
+    stale = [rel for rel in folder.walk_files() if TMP_MARK in posixpath.basename(rel)]
+    for rel in stale:
+        folder.join(rel).remove()
+    return stale

@@ -1,0 +1,1 @@
+"""Generators of corpora in the real release formats, for demos and tests."""

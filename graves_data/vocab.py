@@ -1,0 +1,181 @@
+"""Symbol vocabularies: characters (code points) or bytes, with counts and reserved ids.
+
+Order is stable and documented: reserved symbols first (in the order given), then the symbols
+sorted by code point (characters) or byte value (bytes). Built from the training split only.
+`vocab.json` lists the symbols in id order with their counts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from graves_data.errors import DatasetError
+
+UNK = "<unk>"
+VocabKind = Literal["char", "byte"]
+
+
+@dataclass(frozen=True)
+class Vocab:
+    kind: VocabKind
+    symbols: tuple[str, ...]
+    counts: tuple[int, ...]
+    reserved: tuple[str, ...] = ()
+    _index: dict[str, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if len(self.symbols) != len(self.counts):
+            raise ValueError("symbols and counts differ in length")
+        if len(set(self.symbols)) != len(self.symbols):
+            raise ValueError("duplicate symbols in vocabulary")
+        if tuple(self.symbols[: len(self.reserved)]) != tuple(self.reserved):
+            raise ValueError("reserved symbols must come first")
+        object.__setattr__(self, "_index", {s: i for i, s in enumerate(self.symbols)})
+
+    def __len__(self) -> int:
+        return len(self.symbols)
+
+    @property
+    def unk_id(self) -> int | None:
+        return self._index.get(UNK) if UNK in self.reserved else None
+
+    @property
+    def id_dtype(self) -> np.dtype[Any]:
+        return np.dtype(np.uint8) if len(self) <= 256 else np.dtype(np.uint16)
+
+    def id_of(self, symbol: str) -> int | None:
+        return self._index.get(symbol)
+
+    def encode(self, text: str) -> npt.NDArray[np.uint16]:
+        """Character ids of `text`; symbols outside the vocabulary map to <unk>."""
+        unk = self.unk_id
+        ids = np.empty(len(text), dtype=np.uint16)
+        for position, char in enumerate(text):
+            found = self._index.get(char, unk)
+            if found is None:
+                raise ValueError(f"symbol {char!r} not in vocabulary and no {UNK} reserved")
+            ids[position] = found
+        return ids
+
+    def decode(self, ids: Iterable[int]) -> str:
+        return "".join(self.symbols[i] for i in ids)
+
+    def byte_table(self) -> npt.NDArray[np.int32]:
+        """Lookup table byte value -> id (-1 where absent), for vectorised byte encoding."""
+        if self.kind != "byte":
+            raise ValueError("byte_table needs a byte vocabulary")
+        table = np.full(256, -1, dtype=np.int32)
+        for i, symbol in enumerate(self.symbols):
+            if symbol not in self.reserved:
+                table[ord(symbol)] = i
+        return table
+
+    def with_counts(self, counts: Mapping[str, int]) -> Vocab:
+        return Vocab(
+            self.kind,
+            self.symbols,
+            tuple(int(counts.get(s, 0)) for s in self.symbols),
+            self.reserved,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        entries = []
+        for i, (symbol, count) in enumerate(zip(self.symbols, self.counts, strict=True)):
+            entry: dict[str, Any] = {"id": i, "symbol": symbol, "count": count}
+            if self.kind == "byte" and symbol not in self.reserved:
+                entry["byte"] = ord(symbol)
+            entries.append(entry)
+        return {
+            "kind": self.kind,
+            "size": len(self),
+            "reserved": {name: self.symbols.index(name) for name in self.reserved},
+            "order": "reserved first, then by code point"
+            if self.kind == "char"
+            else "reserved first, then by byte value",
+            "symbols": entries,
+        }
+
+    def to_bytes(self) -> bytes:
+        return (json.dumps(self.to_json(), indent=1, ensure_ascii=False) + "\n").encode()
+
+    def sha256(self) -> str:
+        return hashlib.sha256(self.to_bytes()).hexdigest()
+
+    @staticmethod
+    def from_json(data: Mapping[str, Any]) -> Vocab:
+        try:
+            kind = data["kind"]
+            entries = sorted(data["symbols"], key=lambda e: int(e["id"]))
+            reserved_map = dict(data.get("reserved", {}))
+        except (KeyError, TypeError) as exc:
+            raise DatasetError(f"vocab.json: malformed ({exc})") from exc
+        if kind not in ("char", "byte"):
+            raise DatasetError(f"vocab.json: unknown kind {kind!r}")
+        if [int(e["id"]) for e in entries] != list(range(len(entries))):
+            raise DatasetError("vocab.json: ids are not 0..n-1")
+        reserved = tuple(sorted(reserved_map, key=lambda name: int(reserved_map[name])))
+        return Vocab(
+            kind,
+            tuple(str(e["symbol"]) for e in entries),
+            tuple(int(e["count"]) for e in entries),
+            reserved,
+        )
+
+
+def build_vocab(
+    counts: Mapping[str, int],
+    kind: VocabKind = "char",
+    reserved: tuple[str, ...] = (UNK,),
+    min_count: int = 1,
+    coverage: float = 1.0,
+) -> Vocab:
+    """A vocabulary from symbol counts of the training split.
+
+    `min_count` drops symbols seen fewer times; `coverage` keeps the most frequent symbols
+    until that fraction of all occurrences is covered. Dropped symbols map to <unk>, which
+    must then be reserved.
+    """
+    if not 0.0 < coverage <= 1.0:
+        raise ValueError(f"coverage must be in (0, 1], got {coverage}")
+    kept = {s: c for s, c in counts.items() if c >= min_count and s not in reserved}
+    if coverage < 1.0:
+        kept = _by_coverage(kept, coverage)
+    if (
+        len(kept) < sum(1 for s, c in counts.items() if c > 0 and s not in reserved)
+        and UNK not in reserved
+    ):
+        raise ValueError("symbols were cut from the vocabulary but no <unk> is reserved for them")
+    ordered = sorted(kept, key=ord)
+    symbols = tuple(reserved) + tuple(ordered)
+    unk_count = sum(c for s, c in counts.items() if s not in kept and s not in reserved)
+    all_counts = tuple(
+        [unk_count if r == UNK else 0 for r in reserved] + [kept[s] for s in ordered]
+    )
+    return Vocab(kind, symbols, all_counts, tuple(reserved))
+
+
+def _by_coverage(counts: Mapping[str, int], coverage: float) -> dict[str, int]:
+    total = sum(counts.values())
+    kept: dict[str, int] = {}
+    covered = 0
+    for symbol, count in sorted(counts.items(), key=lambda item: (-item[1], ord(item[0]))):
+        if total and covered / total >= coverage:
+            break
+        kept[symbol] = count
+        covered += count
+    return kept
+
+
+def count_symbols(texts: Iterable[str]) -> Counter[str]:
+    counter: Counter[str] = Counter()
+    for text in texts:
+        counter.update(text)
+    return counter

@@ -1,0 +1,1 @@
+"""The paper's networks in PyTorch; torch is imported nowhere outside this package."""

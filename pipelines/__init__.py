@@ -1,0 +1,1 @@
+"""The ETL stages: pure stroke and text transforms, and the build runner."""
