@@ -8,7 +8,7 @@ that runs twice (a worker lost after writing) writes the same bytes twice and no
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from graves_data.errors import GravesDataError, UsageError
@@ -83,3 +83,24 @@ def _result(future: Any) -> UnitResult:
         name = type(exc).__name__
         raise GravesDataError(f"a unit failed on the dask cluster ({name}: {exc})") from exc
     return result
+
+
+def map_dask(
+    fn: Callable[[Any], Any],
+    items: Sequence[Any],
+    execution: Execution,
+    advance: Callable[[], None],
+) -> list[Any]:
+    """fn over items as dask tasks, results in item order."""
+    from distributed import as_completed
+
+    client, owned = connect(execution)
+    try:
+        futures = [client.submit(fn, item, retries=execution.retries, pure=False) for item in items]
+        for future in as_completed(futures):
+            _result(future)
+            advance()
+        return [f.result() for f in futures]
+    finally:
+        if owned:
+            client.close()

@@ -420,6 +420,37 @@ def _as_done(pending: set[Future[UnitResult]]) -> Iterator[Future[UnitResult]]:
         yield from done
 
 
+def parallel_map(
+    fn: Callable[[Any], Any], items: Sequence[Any], execution: Execution, description: str = ""
+) -> list[Any]:
+    """fn over items on the build's executor (in process, local pool or dask), in item order.
+
+    For passes that write no shard (counting symbols before a vocabulary exists, scanning
+    for stream boundaries). `fn` must be a module-level function and items must pickle.
+    """
+    progress = _Progress(execution.progress and bool(description), len(items), description)
+    try:
+        if execution.client is not None or execution.scheduler is not None:
+            from graves_data.pipelines.cluster import map_dask
+
+            return map_dask(fn, items, execution, progress.advance)
+        workers = execution.worker_count()
+        if workers == 1 or len(items) <= 1:
+            out = []
+            for item in items:
+                out.append(fn(item))
+                progress.advance()
+            return out
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("forkserver")) as pool:
+            futures = [pool.submit(fn, item) for item in items]
+            for future in _as_done(set(futures)):
+                future.result()
+                progress.advance()
+            return [f.result() for f in futures]
+    finally:
+        progress.close()
+
+
 # ---------------------------------------------------------------------------------------------
 # the whole build
 
