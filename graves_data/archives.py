@@ -12,13 +12,17 @@ import tarfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import Any, Protocol, cast
 
 from graves_data.errors import UnreadableArchive
 from graves_data.storage import Location
 
 # the largest member read into memory; a real IAM-OnDB stroke file is under 1 MB
 DEFAULT_MAX_MEMBER_BYTES = 64 * 1024 * 1024
+
+
+class Readable(Protocol):
+    def read(self, n: int = -1, /) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -43,12 +47,12 @@ def safe_member_name(name: str) -> str | None:
 class HashingReader:
     """A read-only file wrapper that hashes (sha256) and counts what passes through it."""
 
-    def __init__(self, raw: IO[bytes]) -> None:
+    def __init__(self, raw: Readable) -> None:
         self._raw = raw
         self._hash = hashlib.sha256()
         self.size = 0
 
-    def read(self, n: int = -1) -> bytes:
+    def read(self, n: int = -1, /) -> bytes:
         chunk = self._raw.read(n)
         self._hash.update(chunk)
         self.size += len(chunk)
@@ -63,14 +67,14 @@ class HashingReader:
 
 
 def iter_tar(
-    source: IO[bytes],
+    source: Readable,
     label: str,
     max_member_bytes: int = DEFAULT_MAX_MEMBER_BYTES,
     read_data: bool = True,
 ) -> Iterator[Member]:
     """Stream the members of a (possibly compressed) tar archive, in archive order."""
     try:
-        with tarfile.open(fileobj=source, mode="r|*") as archive:
+        with tarfile.open(fileobj=cast(Any, source), mode="r|*") as archive:
             for info in archive:
                 yield _tar_member(archive, info, max_member_bytes, read_data)
     except (tarfile.TarError, EOFError, OSError, ValueError) as exc:

@@ -352,13 +352,11 @@ def execute(job: BuildJob, root: Location, execution: Execution) -> list[UnitRes
         vocab=job.vocab,
         on_bad_input=job.on_bad_input,
     )
-    order: dict[str, int] = {}
     results: dict[str, UnitResult] = {}
     progress = _Progress(execution.progress, job.unit_count, f"build {job.corpus}")
 
     def todo() -> Iterator[tuple[Unit, str]]:
-        for index, unit in enumerate(job.units):
-            order[unit.key] = index
+        for unit in job.units:
             fingerprint = unit_fingerprint(job, unit)
             done = finished_result(root, unit, fingerprint)
             if done is not None:
@@ -373,7 +371,9 @@ def execute(job: BuildJob, root: Location, execution: Execution) -> list[UnitRes
             progress.advance()
     finally:
         progress.close()
-    return sorted(results.values(), key=lambda r: order[r.key])
+    # unit keys, not arrival or planning order: a folder and an archive of the same files
+    # may yield units in different orders and must still give the same manifest
+    return [results[key] for key in sorted(results)]
 
 
 def _dispatch(
@@ -509,6 +509,7 @@ def assemble_manifest(job: BuildJob, results: Sequence[UnitResult]) -> dict[str,
     manifest: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "corpus": job.corpus,
+        "kind": "handwriting" if "offsets" in job.schema.names else "text",
         "version": __version__,
         "params": dict(job.params),
         "sources": [sources[p].to_json() for p in sorted(sources)],

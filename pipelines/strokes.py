@@ -185,14 +185,21 @@ def _longest_nondecreasing(values: FloatArray) -> npt.NDArray[np.bool_]:
 
 
 def sampling_period(ink: Ink) -> float | None:
-    """The line's sampling period: the median of the positive time steps inside strokes."""
+    """The line's sampling period, from its regular time steps inside strokes.
+
+    Times are quantised (the release writes centiseconds), so a pen sampled every 15 ms shows
+    steps of 0.01 and 0.02 s: the period is the mean of the regular steps (those up to twice
+    the median positive step), not their median.
+    """
     if ink.t is None or ink.n_points < 2:
         return None
     dt = np.diff(ink.t)[ink.within_stroke()]
     positive = dt[dt > 0]
     if len(positive) == 0:
         return None
-    return float(np.median(positive))
+    regular = dt[(dt >= 0) & (dt <= 2 * np.median(positive))]
+    period = float(regular.mean())
+    return period if period > 0 else None
 
 
 def fill_dropped(

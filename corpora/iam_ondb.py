@@ -1,0 +1,1042 @@
+"""IAM On-Line Handwriting Database (IAM-OnDB), as Graves (2013) trains on it.
+
+The release (Liwicki & Bunke, 2005): pen trajectories recorded on a whiteboard with an eBeam
+system, one XML file per text line, 221 writers, 12,195 lines. `--raw` names either the folders
+as the archives extract (`lineStrokes/`, `ascii/`, `original/` and the task-1 split lists), or a
+folder holding the archives themselves (`lineStrokes-all.tar.gz`, `ascii-all.tar.gz`,
+`original-xml-all.tar.gz`), which are read in place, member by member.
+
+What the release holds, and how each part is read:
+- stroke files `lineStrokes/a01/a01-000/a01-000u-01.xml`: ISO-8859-1, CRLF, `Point x y time`
+  with absolute times in seconds (two decimals; `0.00` where a reading lost its time);
+- transcriptions `ascii/a01/a01-000/a01-000u.txt`: an `OCR:` section, then `CSR:` with one
+  line per stroke file, in order: line i of CSR is the text of stroke file i;
+- original XML `original/a01/a01-000/strokesu.xml`: the writer, in `General/Form@writerID`.
+  The form id comes from the file's path: the ids inside the file do not always agree;
+- the split lists `trainset.txt`, `testset_v.txt`, `testset_t.txt`, `testset_f.txt`.
+
+Known defects, each quarantined with its reason rather than guessed at: forms whose CSR has more
+or fewer lines than there are stroke files (`a08-551z`: 9 files, 8 lines), placeholder
+transcriptions (`z01-000z`: "Please Enter Transcription here"), forms in no split list, and
+damaged stroke files (left out line by line).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import posixpath
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+from lxml import etree
+
+from graves_data import __version__
+from graves_data.archives import HashingReader, Member, iter_tar, iter_zip
+from graves_data.corpus import CorpusSpec, param, params_dict
+from graves_data.errors import BadInput, InputNotFound, NotACorpus, UsageError
+from graves_data.pipelines.runner import (
+    BuildJob,
+    Execution,
+    Quarantined,
+    SourceFile,
+    Unit,
+    UnitContext,
+    UnitResult,
+    run_build,
+)
+from graves_data.pipelines.strokes import CleanParams, Ink, clean, time_steps, to_offsets
+from graves_data.schema import HANDWRITING
+from graves_data.shards import ShardWriter, shard_path
+from graves_data.storage import Location, resolve
+from graves_data.vocab import Vocab, build_vocab, count_symbols
+
+NAME = "iam-ondb"
+STROKES, ASCII, ORIGINAL = "lineStrokes", "ascii", "original"
+ARCHIVES = {
+    STROKES: "lineStrokes-all.tar.gz",
+    ASCII: "ascii-all.tar.gz",
+    ORIGINAL: "original-xml-all.tar.gz",
+}
+LISTS = ("trainset", "testset_v", "testset_t", "testset_f")
+TASK_ZIP = "largeWriterIndependentTextLineRecognitionTask.zip"
+PLACEHOLDER = "please enter transcription here"
+SplitScheme = Literal["paper", "official", "writers"]
+SCHEMES: dict[str, dict[str, tuple[str, ...]]] = {
+    "paper": {"train": ("trainset", "testset_t", "testset_f"), "valid": ("testset_v",)},
+    "official": {name: (name,) for name in LISTS},
+}
+TRAIN_SPLIT = {"paper": "train", "official": "trainset", "writers": "train"}
+# quarantine codes that report rather than reject: they never fail an --on-bad-input error build
+REPORT_ONLY = frozenset({"not-in-split"})
+
+LINE_FILE = re.compile(r"^(?P<form>[A-Za-z0-9]+-[0-9]+[A-Za-z]?)-(?P<line>[0-9]{2,3})\.xml$")
+ORIGINAL_FILE = re.compile(r"^strokes(?P<suffix>[A-Za-z]?)\.xml$")
+TRANSCRIPTION_FILE = re.compile(r"^(?P<form>[A-Za-z0-9]+-[0-9]+[A-Za-z]?)\.txt$")
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+@dataclass(frozen=True)
+class IamParams:
+    """Build parameters; all of them go into the manifest and each shard's metadata."""
+
+    split: SplitScheme = param(
+        "paper",
+        "paper: train = trainset+testset_t+testset_f, valid = testset_v (Graves 2013); "
+        "official: the four lists; writers: seeded writer-disjoint train/valid/test",
+    )
+    seed: int = param(0, "seed of the writers split")
+    valid_fraction: float = param(0.1, "writers split: fraction of lines in valid")
+    test_fraction: float = param(0.1, "writers split: fraction of lines in test")
+    gap_factor: float = param(
+        2.5, "a time step over this many sampling periods means lost readings"
+    )
+    max_fill: int = param(10, "most readings interpolated into one gap (a longer gap is a pause)")
+    spike_threshold: float = param(
+        600.0, "a step longer than this (board units) inside a stroke is an error"
+    )
+    spike_width: int = param(
+        2, "runs of at most this many points cut off by over-long steps are dropped"
+    )
+    keep_time: bool = param(True, "write the dt column (seconds between points)")
+    forms_per_shard: int = param(64, "forms per unit of work and per shard")
+    row_group_rows: int = param(128, "rows per Parquet row group")
+
+    def clean_params(self) -> CleanParams:
+        return CleanParams(self.gap_factor, self.max_fill, self.spike_threshold, self.spike_width)
+
+    def check(self) -> None:
+        if self.forms_per_shard < 1 or self.row_group_rows < 1:
+            raise UsageError("--forms-per-shard and --row-group-rows must be at least 1")
+        if not (0 <= self.valid_fraction < 1 and 0 <= self.test_fraction < 1):
+            raise UsageError("--valid-fraction and --test-fraction must be in [0, 1)")
+        if self.valid_fraction + self.test_fraction >= 1:
+            raise UsageError("--valid-fraction + --test-fraction must leave lines for training")
+        if self.spike_threshold <= 0 or self.gap_factor <= 1 or self.max_fill < 0:
+            raise UsageError("--spike-threshold > 0, --gap-factor > 1 and --max-fill >= 0 required")
+
+
+# =============================================================================================
+# readers: bytes in, records out (pure; the source path is only for messages)
+
+
+def xml_parser() -> etree.XMLParser:
+    """The only way graves-data parses XML: no entity expansion, no DTD, no network."""
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+    )
+
+
+def parse_xml(data: bytes, source: str) -> Any:
+    if not data.strip():
+        raise BadInput(source, "empty-file", "file is empty")
+    try:
+        root = etree.fromstring(data, xml_parser())
+    except etree.XMLSyntaxError as exc:
+        raise BadInput(source, "xml-syntax", f"not well-formed XML ({exc})") from None
+    if getattr(root.getroottree().docinfo, "doctype", ""):
+        raise BadInput(source, "xml-dtd", "has a DOCTYPE; DTDs and entities are not read")
+    return root
+
+
+def parse_stroke_xml(data: bytes, source: str) -> Ink:
+    """A line's pen points from a lineStrokes file, as read: no cleaning here."""
+    root = parse_xml(data, source)
+    if root.tag != "WhiteboardCaptureSession":
+        raise BadInput(
+            source, "wrong-root", f"root element is <{root.tag}>, not <WhiteboardCaptureSession>"
+        )
+    strokeset = root.find("StrokeSet")
+    if strokeset is None:
+        raise BadInput(source, "no-strokeset", "no <StrokeSet> element")
+    counts = [int(s.xpath("count(Point)")) for s in strokeset.iterchildren("Stroke")]
+    total = sum(counts)
+    xs = strokeset.xpath("Stroke/Point/@x", smart_strings=False)
+    ys = strokeset.xpath("Stroke/Point/@y", smart_strings=False)
+    if len(xs) != total or len(ys) != total:
+        raise BadInput(
+            source, "point-attribute", f"{_first_point_without(strokeset)} has no x or y"
+        )
+    x, y = _coordinates(xs, source, "x"), _coordinates(ys, source, "y")
+    ends = np.cumsum(np.asarray(counts, dtype=np.int64)) if counts else np.zeros(0, np.int64)
+    return Ink(x, y, _times(strokeset, total, source), ends)
+
+
+def _first_point_without(strokeset: Any) -> str:
+    for k, stroke in enumerate(strokeset.iterchildren("Stroke")):
+        for i, point in enumerate(stroke.iterchildren("Point")):
+            if point.get("x") is None or point.get("y") is None:
+                return f"point {i} of stroke {k} (line {point.sourceline})"
+    return "a point"
+
+
+def _coordinates(values: list[str], source: str, axis: str) -> npt.NDArray[np.int64]:
+    try:
+        numbers = np.asarray(values, dtype=np.float64) if values else np.zeros(0)
+    except ValueError:
+        bad = next(v for v in values if not _is_number(v))
+        raise BadInput(source, "non-numeric", f"{axis}={bad!r} is not a number") from None
+    if not np.all(np.isfinite(numbers)):
+        raise BadInput(source, "non-finite", f"an {axis} coordinate is NaN or infinite")
+    if np.any(numbers != np.rint(numbers)):
+        raise BadInput(
+            source, "non-integer", f"an {axis} coordinate is not an integer board position"
+        )
+    if np.any(np.abs(numbers) > 2**31 - 1):
+        raise BadInput(source, "out-of-range", f"an {axis} coordinate is outside the 32-bit range")
+    return numbers.astype(np.int64)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _times(strokeset: Any, total: int, source: str) -> npt.NDArray[np.float64] | None:
+    """Point times in seconds; a missing or unreadable time becomes NaN (repaired later)."""
+    ts = strokeset.xpath("Stroke/Point/@time", smart_strings=False)
+    if not ts:
+        return None
+    if len(ts) == total:
+        try:
+            return np.asarray(ts, dtype=np.float64)
+        except ValueError:
+            pass
+    values = [
+        p.get("time") for s in strokeset.iterchildren("Stroke") for p in s.iterchildren("Point")
+    ]
+    return np.asarray([float(v) if v is not None and _is_number(v) else np.nan for v in values])
+
+
+def parse_transcription(data: bytes, source: str) -> list[str]:
+    """The CSR lines of an ascii/ file: one per stroke file, in order, spaces trimmed."""
+    text = data.decode("iso-8859-1")
+    if CONTROL.search(text):
+        raise BadInput(
+            source, "control-characters", "holds control characters (not ISO-8859-1 text)"
+        )
+    lines = text.splitlines()
+    marker = next((i for i, line in enumerate(lines) if line.strip().startswith("CSR:")), None)
+    if marker is None:
+        raise BadInput(source, "no-csr", "no CSR: section")
+    body = [line.strip() for line in lines[marker + 1 :]]
+    while body and not body[0]:
+        body.pop(0)
+    while body and not body[-1]:
+        body.pop()
+    if not body:
+        raise BadInput(source, "empty-csr", "the CSR: section is empty")
+    if "" in body:
+        raise BadInput(
+            source,
+            "csr-blank-line",
+            f"blank line inside the CSR: section (line {body.index('') + 1})",
+        )
+    return body
+
+
+def parse_writer(data: bytes, source: str) -> tuple[str | None, str | None]:
+    """(writer id, None) from an original XML file's head, or (None, why not)."""
+    events = etree.iterparse(
+        io.BytesIO(data),
+        events=("start",),
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+    )
+    try:
+        for _, element in events:
+            if element.tag == "Form":
+                writer = (element.get("writerID") or "").strip()
+                return (writer, None) if writer else (None, "Form has no writerID")
+            if element.tag in ("Transcription", "WhiteboardDescription", "StrokeSet"):
+                return None, "no General/Form element"
+    except etree.XMLSyntaxError as exc:
+        return None, f"unreadable original XML ({exc})"
+    return None, "no General/Form element"
+
+
+def parse_split_list(data: bytes) -> list[str]:
+    """Form ids of a task list: one per line, with the release's leading spaces."""
+    return [line.strip() for line in data.decode("iso-8859-1").splitlines() if line.strip()]
+
+
+# =============================================================================================
+# the release on disk: folders or archives
+
+
+@dataclass(frozen=True)
+class StrokeFile:
+    line_id: str
+    number: int
+    path: str  # relative to the raw root
+    size: int
+    mtime: int
+
+
+@dataclass
+class Inventory:
+    """What the raw folder holds, read before any unit runs."""
+
+    strokes: dict[str, list[StrokeFile]] = field(default_factory=dict)
+    transcriptions: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    writers: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    lists: dict[str, list[str]] | None = None
+    sources: list[SourceFile] = field(default_factory=list)
+    quarantine: list[Quarantined] = field(default_factory=list)
+    strokes_archive: Location | None = None
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def find_component(raw: Location, name: str) -> tuple[str, Location] | None:
+    """("folder", lineStrokes/) or ("archive", lineStrokes-all.tar.gz), or None if neither."""
+    folder, archive = raw.join(name), raw.join(ARCHIVES[name])
+    if folder.is_dir():
+        return "folder", folder
+    if archive.exists():
+        return "archive", archive
+    return None
+
+
+def require_component(raw: Location, name: str) -> tuple[str, Location]:
+    found = find_component(raw, name)
+    if found is None:
+        raise NotACorpus(
+            f"{raw.url}: not an IAM-OnDB release: no {name}/ folder and no {ARCHIVES[name]}"
+        )
+    return found
+
+
+def take_inventory(raw: Location) -> Inventory:
+    if not raw.exists():
+        raise InputNotFound(f"{raw.url}: no such folder")
+    if not raw.is_dir():
+        raise NotACorpus(
+            f"{raw.url}: --raw must be the folder holding the release (or its archives)"
+        )
+    inventory = Inventory()
+    strokes = require_component(raw, STROKES)
+    ascii_part = require_component(raw, ASCII)
+    original = find_component(raw, ORIGINAL)
+    _inventory_strokes(raw, strokes, inventory)
+    for rel, data in _component_files(raw, ascii_part, inventory):
+        _add_transcription(rel, data, inventory)
+    if original is not None:
+        for rel, data in _component_files(raw, original, inventory):
+            _add_original(rel, data, inventory)
+    inventory.lists = read_split_lists(raw, inventory)
+    return inventory
+
+
+def _component_files(
+    raw: Location, part: tuple[str, Location], inv: Inventory
+) -> Iterator[tuple[str, bytes]]:
+    """(path relative to raw, bytes) of every file of a small component (ascii, original)."""
+    kind, location = part
+    if kind == "folder":
+        for rel in location.walk_files():
+            data = location.join(rel).read_bytes()
+            path = posixpath.join(location.name, rel)
+            inv.sources.append(SourceFile(path, len(data), _sha(data)))
+            yield path, data
+        return
+    with location.open("rb") as handle:
+        reader = HashingReader(handle)
+        for member in iter_tar(reader, location.url):
+            if member.data is None:
+                _refused_member(location, member, inv)
+                continue
+            yield member.name, member.data
+        reader.drain()
+    inv.sources.append(SourceFile(location.name, reader.size, reader.hexdigest()))
+
+
+def _refused_member(archive: Location, member: Member, inv: Inventory) -> None:
+    if member.problem != "directory":
+        inv.quarantine.append(
+            Quarantined(f"{archive.name}:{member.name}", "archive-member", str(member.problem))
+        )
+
+
+def _inventory_strokes(raw: Location, part: tuple[str, Location], inv: Inventory) -> None:
+    kind, location = part
+    if kind == "folder":
+        for rel in location.walk_files():
+            info = location.fs.info(location.join(rel).path)
+            mtime = int(float(info.get("mtime", 0) or 0) * 1e9)
+            _add_stroke_file(posixpath.join(location.name, rel), int(info["size"]), mtime, inv)
+        return
+    inv.strokes_archive = location
+    stat = location.fs.info(location.path)
+    mtime = int(float(stat.get("mtime", 0) or 0) * 1e9)
+    with location.open("rb") as handle:
+        for member in iter_tar(handle, location.url, read_data=False):
+            if member.data is None:
+                _refused_member(location, member, inv)
+                continue
+            _add_stroke_file(member.name, 0, mtime, inv)
+
+
+def _add_stroke_file(path: str, size: int, mtime: int, inv: Inventory) -> None:
+    match = LINE_FILE.match(posixpath.basename(path))
+    if match is None:
+        inv.quarantine.append(
+            Quarantined(path, "unknown-file", "not a line stroke file name (<form>-<NN>.xml)")
+        )
+        return
+    form, number = match["form"], int(match["line"])
+    line_id = posixpath.basename(path)[: -len(".xml")]
+    inv.strokes.setdefault(form, []).append(StrokeFile(line_id, number, path, size, mtime))
+
+
+def _add_transcription(path: str, data: bytes, inv: Inventory) -> None:
+    match = TRANSCRIPTION_FILE.match(posixpath.basename(path))
+    if match is None:
+        inv.quarantine.append(
+            Quarantined(path, "unknown-file", "not a transcription file name (<form>.txt)")
+        )
+        return
+    inv.transcriptions[match["form"]] = (path, data)
+
+
+def _add_original(path: str, data: bytes, inv: Inventory) -> None:
+    match = ORIGINAL_FILE.match(posixpath.basename(path))
+    if match is None:
+        return  # the original-xml release holds other files too; only strokes*.xml name writers
+    form = posixpath.basename(posixpath.dirname(path)) + match["suffix"]
+    inv.writers[form] = parse_writer(data, path)
+
+
+def read_split_lists(raw: Location, inv: Inventory) -> dict[str, list[str]] | None:
+    """The task-1 lists from .txt files beside the release, or from the task's zip."""
+    found: dict[str, list[str]] = {}
+    for name in LISTS:
+        location = raw.join(f"{name}.txt")
+        if location.exists():
+            data = location.read_bytes()
+            inv.sources.append(SourceFile(f"{name}.txt", len(data), _sha(data)))
+            found[name] = parse_split_list(data)
+    task_zip = raw.join(TASK_ZIP)
+    if not found and task_zip.exists():
+        inv.sources.append(SourceFile(TASK_ZIP, task_zip.size(), _sha(task_zip.read_bytes())))
+        for member in iter_zip(task_zip):
+            stem = posixpath.basename(member.name).removesuffix(".txt")
+            if member.data is not None and stem in LISTS:
+                found[stem] = parse_split_list(member.data)
+    if not found:
+        return None
+    missing = [name for name in LISTS if name not in found]
+    if missing:
+        raise NotACorpus(
+            f"{raw.url}: split lists incomplete: no {', '.join(m + '.txt' for m in missing)}"
+        )
+    return found
+
+
+# =============================================================================================
+# planning: which forms go where
+
+
+@dataclass(frozen=True)
+class FormTask:
+    """One form as a unit carries it to a worker."""
+
+    form_id: str
+    writer_id: str | None
+    texts: tuple[str, ...]
+    files: tuple[StrokeFile, ...]
+
+
+@dataclass(frozen=True)
+class Payload:
+    forms: tuple[FormTask, ...]
+    data: tuple[bytes, ...] | None = None  # member bytes in files order, for archive builds
+
+
+def check_form(form: str, files: list[StrokeFile], inv: Inventory) -> tuple[str, ...]:
+    """The form's aligned transcription lines, or BadInput saying why it cannot be aligned."""
+    if form not in inv.transcriptions:
+        raise BadInput(
+            f"{ASCII}/.../{form}.txt",
+            "missing-transcription",
+            f"form {form} has no transcription file",
+        )
+    path, data = inv.transcriptions[form]
+    lines = parse_transcription(data, path)
+    if len(lines) == 1 and lines[0].lower() == PLACEHOLDER:
+        raise BadInput(
+            path, "placeholder-transcription", f"placeholder text {lines[0]!r}, not a transcription"
+        )
+    numbers = sorted(f.number for f in files)
+    if numbers != list(range(1, len(files) + 1)):
+        raise BadInput(
+            path, "line-numbering", f"stroke files of {form} are not numbered 01..{len(files):02d}"
+        )
+    if len(lines) != len(files):
+        raise BadInput(
+            path,
+            "transcription-mismatch",
+            f"{len(files)} stroke files but {len(lines)} transcription lines: "
+            "cannot align by line number",
+        )
+    return tuple(lines)
+
+
+def assign_splits(
+    forms: Mapping[str, tuple[str | None, int]],
+    inv_lists: Mapping[str, list[str]] | None,
+    params: IamParams,
+) -> tuple[dict[str, str], list[Quarantined]]:
+    """Split of each form; forms left out (in no list, in two lists) as quarantine entries."""
+    if params.split == "writers":
+        return writer_split(forms, params.seed, params.valid_fraction, params.test_fraction), []
+    if inv_lists is None:
+        raise UsageError("no split lists (trainset.txt, ...) in --raw; use --split writers")
+    scheme = SCHEMES[params.split]
+    list_of: dict[str, str] = {}
+    left_out: list[Quarantined] = []
+    for name in LISTS:
+        for form in inv_lists[name]:
+            if form in list_of and list_of[form] != name:
+                left_out.append(
+                    Quarantined(form, "in-two-lists", f"listed in both {list_of[form]} and {name}")
+                )
+            list_of.setdefault(form, name)
+    doubly = {q.source for q in left_out}
+    split_of_list = {lst: split for split, lists in scheme.items() for lst in lists}
+    assigned: dict[str, str] = {}
+    for form in forms:
+        if form in doubly:
+            continue
+        if form not in list_of:
+            left_out.append(
+                Quarantined(
+                    form, "not-in-split", "form is in no split list; not guessed into a split"
+                )
+            )
+            continue
+        assigned[form] = split_of_list[list_of[form]]
+    return assigned, left_out
+
+
+def writer_split(
+    forms: Mapping[str, tuple[str | None, int]],
+    seed: int,
+    valid_fraction: float,
+    test_fraction: float,
+) -> dict[str, str]:
+    """Seeded writer-disjoint split: whole writers go to test, then valid, until each fraction
+    of lines is reached. A form with no known writer counts as a writer of its own."""
+    groups: dict[str, list[str]] = {}
+    for form, (writer, _) in sorted(forms.items()):
+        groups.setdefault(f"w:{writer}" if writer else f"f:{form}", []).append(form)
+    keys = sorted(groups)
+    order = np.random.default_rng(seed).permutation(len(keys))
+    total = sum(n for _, n in forms.values())
+    targets = [("test", test_fraction * total), ("valid", valid_fraction * total)]
+    assigned: dict[str, str] = {}
+    taken = {"test": 0, "valid": 0}
+    for index in order:
+        key = keys[int(index)]
+        lines = sum(forms[f][1] for f in groups[key])
+        split = next(
+            (name for name, target in targets if taken[name] + lines / 2 <= target), "train"
+        )
+        if split != "train":
+            taken[split] += lines
+        for form in groups[key]:
+            assigned[form] = split
+    return assigned
+
+
+def split_names(params: IamParams) -> tuple[str, ...]:
+    if params.split == "writers":
+        return ("train", "valid", "test")
+    return tuple(SCHEMES[params.split])
+
+
+@dataclass
+class Plan:
+    forms_by_split: dict[str, list[FormTask]]
+    quarantine: list[Quarantined]
+    vocab: Vocab
+    writers_by_split: dict[str, int]
+    report: dict[str, Any]
+
+
+def plan_forms(inv: Inventory, params: IamParams, on_bad_input: str) -> Plan:
+    quarantine = list(inv.quarantine)
+    aligned: dict[str, FormTask] = {}
+    for form in sorted(inv.strokes):
+        files = sorted(inv.strokes[form], key=lambda f: f.number)
+        try:
+            texts = check_form(form, files, inv)
+        except BadInput as error:
+            if on_bad_input == "error":
+                raise
+            quarantine.append(Quarantined(error.source, error.code, error.reason))
+            continue
+        writer = inv.writers.get(form, (None, "no original XML file"))[0]
+        aligned[form] = FormTask(form, writer, texts, tuple(files))
+    for form in sorted(set(inv.transcriptions) - set(inv.strokes)):
+        path = inv.transcriptions[form][0]
+        quarantine.append(
+            Quarantined(path, "no-stroke-files", f"transcription of {form} but no stroke files")
+        )
+    counts = {f: (t.writer_id, len(t.files)) for f, t in aligned.items()}
+    assigned, left_out = assign_splits(counts, inv.lists, params)
+    quarantine.extend(left_out)
+    by_split: dict[str, list[FormTask]] = {name: [] for name in split_names(params)}
+    for form, split in sorted(assigned.items()):
+        by_split[split].append(aligned[form])
+    train = by_split[TRAIN_SPLIT[params.split]]
+    vocab = build_vocab(count_symbols(t for form in train for t in form.texts))
+    writers = {s: len({f.writer_id for f in forms if f.writer_id}) for s, forms in by_split.items()}
+    return Plan(by_split, quarantine, vocab, writers, _report(inv, aligned))
+
+
+def _report(inv: Inventory, aligned: Mapping[str, FormTask]) -> dict[str, Any]:
+    unknown = {
+        f: inv.writers.get(f, (None, "no original XML file"))[1]
+        for f, t in aligned.items()
+        if not t.writer_id
+    }
+    listed_absent: dict[str, int] = {}
+    if inv.lists is not None:
+        present = set(inv.strokes)
+        listed_absent = {
+            name: sum(1 for f in forms if f not in present) for name, forms in inv.lists.items()
+        }
+    return {
+        "writer_unknown": [{"form": f, "reason": r} for f, r in sorted(unknown.items())],
+        "listed_but_absent": listed_absent,
+    }
+
+
+# =============================================================================================
+# units: a group of forms, one shard
+
+
+def make_units(plan: Plan, params: IamParams) -> list[Unit]:
+    units = []
+    for split, forms in plan.forms_by_split.items():
+        groups = [
+            forms[i : i + params.forms_per_shard]
+            for i in range(0, len(forms), params.forms_per_shard)
+        ]
+        for index, group in enumerate(groups):
+            inputs = tuple((f.path, f.size, f.mtime) for form in group for f in form.files)
+            units.append(
+                Unit(
+                    key=f"{split}-{index:05d}",
+                    split=split,
+                    shard=shard_path(split, index, len(groups)),
+                    inputs=inputs,
+                    payload=Payload(tuple(group)),
+                )
+            )
+    return units
+
+
+def with_archive_bytes(
+    units: Sequence[Unit], archive: Location, sources: list[SourceFile]
+) -> Iterator[Unit]:
+    """Stream the stroke archive once and yield each unit as soon as all its members arrived.
+
+    Memory holds the members of units not yet complete: with the release's sorted archive
+    that is about one unit per split. The archive's sha256 is appended to `sources` at the end.
+    """
+    wanted: dict[str, tuple[int, int]] = {}
+    for u, unit in enumerate(units):
+        files = [f for form in unit.payload.forms for f in form.files]
+        for i, f in enumerate(files):
+            wanted[f.path] = (u, i)
+    buffers: dict[int, dict[int, bytes]] = {}
+    sizes = [sum(len(form.files) for form in unit.payload.forms) for unit in units]
+    emitted: set[int] = set()
+    with archive.open("rb") as handle:
+        reader = HashingReader(handle)
+        for member in iter_tar(reader, archive.url):
+            slot = wanted.get(member.name)
+            if slot is None or member.data is None:
+                continue
+            u, i = slot
+            buffers.setdefault(u, {})[i] = member.data
+            if len(buffers[u]) == sizes[u]:
+                emitted.add(u)
+                yield _attach(units[u], buffers.pop(u))
+        reader.drain()
+    sources.append(SourceFile(archive.name, reader.size, reader.hexdigest()))
+    for u, unit in enumerate(units):
+        if u not in emitted:  # a member vanished between listing and reading
+            yield _attach(unit, buffers.pop(u, {}))
+
+
+def _attach(unit: Unit, found: Mapping[int, bytes]) -> Unit:
+    count = sum(len(form.files) for form in unit.payload.forms)
+    data = tuple(found.get(i, b"") for i in range(count))
+    return replace(unit, payload=Payload(unit.payload.forms, data))
+
+
+@dataclass
+class _Totals:
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, key: str, value: int) -> None:
+        self.counts[key] = self.counts.get(key, 0) + int(value)
+
+
+def process_unit(unit: Unit, ctx: UnitContext) -> UnitResult:
+    """Read, clean and encode one group of forms; write its shard."""
+    params = IamParams(**ctx.params)
+    payload: Payload = unit.payload
+    raw = resolve(ctx.raw_url)
+    rows = _Rows()
+    totals = _Totals()
+    quarantine: list[Quarantined] = []
+    sources: list[SourceFile] = []
+    flat = [
+        (form, f, t) for form in payload.forms for f, t in zip(form.files, form.texts, strict=True)
+    ]
+    for index, (form, stroke_file, text) in enumerate(flat):
+        data = (
+            payload.data[index]
+            if payload.data is not None
+            else raw.join(stroke_file.path).read_bytes()
+        )
+        if payload.data is None:
+            sources.append(SourceFile(stroke_file.path, len(data), _sha(data)))
+        try:
+            _add_line(rows, totals, form, stroke_file, text, data, params, ctx.vocab)
+        except BadInput as error:
+            if ctx.on_bad_input == "error":
+                raise
+            quarantine.append(Quarantined(error.source, error.code, error.reason))
+    with ShardWriter(
+        resolve(ctx.out_url), unit.shard, ctx.schema, ctx.metadata, params.row_group_rows
+    ) as writer:
+        writer.write(rows.table(params.keep_time))
+    assert writer.info is not None  # set by a clean exit of the with block
+    return UnitResult(
+        key=unit.key,
+        split=unit.split,
+        shard=writer.info,
+        quarantine=tuple(quarantine),
+        sources=tuple(sources),
+        totals=totals.counts,
+        symbol_counts=dict(count_symbols(rows.texts)),
+    )
+
+
+def _add_line(
+    rows: _Rows,
+    totals: _Totals,
+    form: FormTask,
+    stroke_file: StrokeFile,
+    text: str,
+    data: bytes,
+    params: IamParams,
+    vocab: Vocab,
+) -> None:
+    if not data:
+        raise BadInput(
+            stroke_file.path, "missing-member", "stroke file missing from the archive or empty"
+        )
+    ink = parse_stroke_xml(data, stroke_file.path)
+    cleaned, report = clean(ink, params.clean_params())
+    if cleaned.n_points == 0:
+        raise BadInput(
+            stroke_file.path, "no-points", "no pen points left (empty, or all removed as errors)"
+        )
+    offsets, origin = to_offsets(cleaned)
+    rows.add(
+        stroke_file.line_id,
+        form,
+        text,
+        vocab.encode(text),
+        offsets,
+        origin,
+        time_steps(cleaned),
+        cleaned,
+        report,
+    )
+    steps = offsets[1:, :2].astype(np.int64)
+    for key, value in (
+        ("points", cleaned.n_points),
+        ("strokes", cleaned.n_strokes),
+        ("chars", len(text)),
+        ("interpolated", report.interpolated),
+        ("dropped", report.dropped),
+        ("time_repaired", report.time_repaired),
+        ("empty_strokes", report.empty_strokes),
+        ("split_strokes", report.split),
+        ("_n", len(steps)),
+        ("_sx", int(steps[:, 0].sum())),
+        ("_sy", int(steps[:, 1].sum())),
+        ("_sxx", int((steps[:, 0] ** 2).sum())),
+        ("_syy", int((steps[:, 1] ** 2).sum())),
+    ):
+        totals.add(key, value)
+
+
+class _Rows:
+    """Columns of a shard, gathered line by line, built into Arrow arrays at once."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.forms: list[str] = []
+        self.writers: list[str | None] = []
+        self.texts: list[str] = []
+        self.text_ids: list[npt.NDArray[np.uint16]] = []
+        self.offsets: list[npt.NDArray[np.float32]] = []
+        self.origins: list[npt.NDArray[np.int32]] = []
+        self.dts: list[npt.NDArray[np.float32] | None] = []
+        self.counts: dict[str, list[int]] = {
+            k: []
+            for k in (
+                "n_points",
+                "n_strokes",
+                "n_chars",
+                "n_interpolated",
+                "n_dropped",
+                "n_time_repaired",
+                "n_empty_strokes",
+            )
+        }
+
+    def add(
+        self,
+        line_id: str,
+        form: FormTask,
+        text: str,
+        ids: npt.NDArray[np.uint16],
+        offsets: npt.NDArray[np.float32],
+        origin: npt.NDArray[np.int32],
+        dt: npt.NDArray[np.float32] | None,
+        ink: Ink,
+        report: Any,
+    ) -> None:
+        self.ids.append(line_id)
+        self.forms.append(form.form_id)
+        self.writers.append(form.writer_id)
+        self.texts.append(text)
+        self.text_ids.append(ids)
+        self.offsets.append(offsets)
+        self.origins.append(origin)
+        self.dts.append(dt)
+        for key, value in (
+            ("n_points", ink.n_points),
+            ("n_strokes", ink.n_strokes),
+            ("n_chars", len(text)),
+            ("n_interpolated", report.interpolated),
+            ("n_dropped", report.dropped),
+            ("n_time_repaired", report.time_repaired),
+            ("n_empty_strokes", report.empty_strokes),
+        ):
+            self.counts[key].append(int(value))
+
+    def table(self, keep_time: bool) -> pa.Table:
+        columns: dict[str, Any] = {
+            "line_id": pa.array(self.ids, pa.string()),
+            "form_id": pa.array(self.forms, pa.string()),
+            "writer_id": pa.array(self.writers, pa.string()),
+            "text": pa.array(self.texts, pa.string()),
+            "text_ids": _list_array([a.astype(np.uint16) for a in self.text_ids], pa.uint16()),
+            "offsets": _offsets_array(self.offsets),
+            "origin": pa.FixedSizeListArray.from_arrays(
+                pa.array(
+                    np.concatenate(self.origins) if self.origins else np.zeros(0, np.int32),
+                    pa.int32(),
+                ),
+                2,
+            ),
+            "dt": _dt_array(self.dts, keep_time),
+        }
+        for key, values in self.counts.items():
+            columns[key] = pa.array(values, pa.int32())
+        return pa.table(columns)
+
+
+def _offsets_of(parts: Sequence[npt.NDArray[Any]]) -> npt.NDArray[np.int32]:
+    return np.concatenate([[0], np.cumsum([len(p) for p in parts])]).astype(np.int32)
+
+
+def _list_array(parts: Sequence[npt.NDArray[Any]], value_type: pa.DataType) -> pa.Array:
+    values = np.concatenate(parts) if parts else np.zeros(0)
+    return pa.ListArray.from_arrays(pa.array(_offsets_of(parts)), pa.array(values, value_type))
+
+
+def _offsets_array(parts: Sequence[npt.NDArray[np.float32]]) -> pa.Array:
+    flat = np.concatenate([p.reshape(-1) for p in parts]) if parts else np.zeros(0, np.float32)
+    rows = pa.FixedSizeListArray.from_arrays(pa.array(flat, pa.float32()), 3)
+    return pa.ListArray.from_arrays(pa.array(_offsets_of(parts)), rows)
+
+
+def _dt_array(parts: Sequence[npt.NDArray[np.float32] | None], keep_time: bool) -> pa.Array:
+    if not keep_time or all(p is None for p in parts):
+        return pa.nulls(len(parts), pa.list_(pa.float32()))
+    filled = [p if p is not None else np.zeros(0, np.float32) for p in parts]
+    array = _list_array(filled, pa.float32())
+    mask = pa.array([p is None for p in parts])
+    return pa.ListArray.from_arrays(array.offsets, array.values, mask=mask)
+
+
+# =============================================================================================
+# the whole build
+
+
+def normalization(results: Sequence[UnitResult], split: str) -> dict[str, Any]:
+    """Mean and std of dx, dy over the training split's steps (first row of each line excluded)."""
+    sums = {
+        k: sum(int(r.totals.get(k, 0)) for r in results if r.split == split)
+        for k in ("_n", "_sx", "_sy", "_sxx", "_syy")
+    }
+    n = sums["_n"]
+    if n == 0:
+        return {"split": split, "count": 0, "mean": [0.0, 0.0], "std": [1.0, 1.0]}
+    mean = [sums["_sx"] / n, sums["_sy"] / n]
+    var = [
+        (n * sums["_sxx"] - sums["_sx"] ** 2) / n**2,
+        (n * sums["_syy"] - sums["_sy"] ** 2) / n**2,
+    ]
+    std = [float(np.sqrt(v)) if v > 0 else 1.0 for v in var]
+    return {
+        "split": split,
+        "count": n,
+        "mean": mean,
+        "std": std,
+        "over": "dx, dy of every point but each line's first",
+    }
+
+
+def build(
+    raw: str | Location,
+    out: str | Location,
+    params: IamParams | None = None,
+    *,
+    execution: Execution | None = None,
+    on_bad_input: Literal["error", "skip"] = "skip",
+    overwrite: bool = False,
+) -> Mapping[str, Any]:
+    """Build an IAM-OnDB dataset from the release at `raw` into `out`; return the manifest."""
+    params = params or IamParams()
+    params.check()
+    raw_loc = raw if isinstance(raw, Location) else resolve(raw)
+    out_loc = out if isinstance(out, Location) else resolve(out)
+    inventory = take_inventory(raw_loc)
+    plan = plan_forms(inventory, params, on_bad_input)
+    units = make_units(plan, params)
+    sources = list(inventory.sources)
+    unit_stream: Sequence[Unit] | Iterator[Unit] = units
+    if inventory.strokes_archive is not None:
+        unit_stream = with_archive_bytes(units, inventory.strokes_archive, sources)
+    train_split = TRAIN_SPLIT[params.split]
+
+    def finalize(results: Sequence[UnitResult]) -> dict[str, Any]:
+        return {
+            "normalization": normalization(results, train_split),
+            "writers": plan.writers_by_split,
+            "report": plan.report,
+        }
+
+    job = BuildJob(
+        corpus=NAME,
+        params=params_dict(params),
+        raw=raw_loc,
+        out=out_loc,
+        schema=HANDWRITING,
+        vocab=plan.vocab,
+        units=unit_stream,
+        unit_count=len(units),
+        splits=split_names(params),
+        process=process_unit,
+        sources=sources,
+        quarantine=plan.quarantine,
+        finalize=finalize,
+        card=dataset_card,
+        on_bad_input=on_bad_input,
+        overwrite=overwrite,
+    )
+    return run_build(job, execution)
+
+
+def dataset_card(manifest: Mapping[str, Any]) -> str:
+    """README.md of the dataset: the Hub's YAML header, then provenance and cleaning."""
+    splits = manifest["splits"]
+    yaml_files = "\n".join(f"  - split: {name}\n    path: data/{name}-*" for name in splits)
+    params = manifest["params"]
+    writers = manifest.get("writers", {})
+    rows = "\n".join(
+        f"| {name} | {s['rows']} | {s.get('points', 0)} | {writers.get(name, 0)} |"
+        for name, s in splits.items()
+    )
+    quarantined = len(manifest["quarantine"])
+    norm = manifest.get("normalization", {})
+    return f"""---
+pretty_name: IAM On-Line Handwriting Database (graves-data build)
+license: other
+task_categories:
+- text-generation
+tags:
+- handwriting
+- online-handwriting
+- graves-2013
+configs:
+- config_name: default
+  data_files:
+{yaml_files}
+---
+
+# IAM-OnDB, cleaned and sharded by graves-data {__version__}
+
+Online handwriting: one row per text line, pen offsets `(dx, dy, end_of_stroke)` in raw board
+units (`offsets`), the first point's position (`origin`), the transcription (`text`, `text_ids`
+in `vocab.json`), writer and form ids, and what cleaning changed. Schema version
+{manifest["schema_version"]}; `manifest.json` lists every input with its sha256, every shard with
+its sha256, and the {quarantined} inputs left out with the reason for each.
+
+| split | lines | points | writers |
+|---|---|---|---|
+{rows}
+
+Split scheme: `{params["split"]}`.
+
+## Cleaning (Graves 2013, section 4)
+Timestamps that are zero or out of order re-estimated; lost readings (time gap over
+{params["gap_factor"]} sampling periods) filled by linear interpolation, at most
+{params["max_fill"]} per gap; steps longer than {params["spike_threshold"]} board units inside a
+stroke removed (runs of at most {params["spike_width"]} points dropped, strokes split otherwise);
+duplicate readings and empty strokes dropped. Normalisation over `{norm.get("split", "")}`:
+mean {norm.get("mean")}, std {norm.get("std")}.
+
+## Licence
+The IAM On-Line Handwriting Database is free for non-commercial research use, after
+registration with its authors (FKI, University of Bern / HEIA-FR). This derived dataset carries
+the same terms: do not redistribute it. Cite: M. Liwicki and H. Bunke, "IAM-OnDB - an On-Line
+English Sentence Database Acquired from Handwritten Text on a Whiteboard", ICDAR 2005; and
+A. Graves, "Generating Sequences With Recurrent Neural Networks", arXiv:1308.0850, 2013.
+"""
+
+
+SPEC = CorpusSpec(
+    name=NAME,
+    summary="IAM On-Line Handwriting Database: pen trajectories of text lines",
+    params=IamParams,
+    build=build,
+)
