@@ -142,7 +142,7 @@ def content_hash(shards: Sequence[ShardInfo], vocab_sha256: str) -> str:
 
 
 def manifest_bytes(manifest: Mapping[str, Any]) -> bytes:
-    return (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    return (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()
 
 
 def write_manifest(root: Location, manifest: Mapping[str, Any]) -> None:

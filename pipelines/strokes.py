@@ -241,7 +241,11 @@ def fill_dropped(
 def remove_spikes(ink: Ink, threshold: float, max_width: int) -> tuple[Ink, int, int]:
     """Drop short runs cut off by over-long steps; split strokes at the others.
 
-    Returns the cleaned ink, the number of points dropped and the number of splits made.
+    Inside each stroke, steps longer than `threshold` cut the points into runs. A short run
+    (at most `max_width` points) between two runs that are close to each other is a spike:
+    dropped. A short run at either end of the stroke, cut off from a longer run, is a stray
+    reading: dropped. What remains is split into strokes at the long steps, which become pen-up
+    moves. Returns the cleaned ink, the number of points dropped and the number of splits.
     """
     if ink.n_points < 2:
         return ink, 0, 0
@@ -254,15 +258,14 @@ def remove_spikes(ink: Ink, threshold: float, max_width: int) -> tuple[Ink, int,
     splits = 0
     for start, end in zip(ink.starts(), ink.ends, strict=True):
         runs = _runs(int(start), int(end), breaks)
-        kept = [r for r in runs if r[1] - r[0] > max_width]
-        if not kept and runs:
-            kept = [max(runs, key=lambda r: r[1] - r[0])]
-        for run in runs:
-            if run not in kept:
-                keep[run[0] : run[1]] = False
-        splits += max(0, len(kept) - 1)
-        new_ends.extend(r[1] for r in kept)
-        if not kept:
+        spans = _despike(runs, ink, threshold, max_width)
+        kept = {run for span in spans for run in span}
+        for a, b in runs:
+            if (a, b) not in kept:
+                keep[a:b] = False
+        splits += max(0, len(spans) - 1)
+        new_ends.extend(span[-1][1] for span in spans)
+        if not spans:
             new_ends.append(int(end))
     remap = np.concatenate([[0], np.cumsum(keep)]).astype(np.int64)
     x, y = ink.x[keep], ink.y[keep]
@@ -272,6 +275,40 @@ def remove_spikes(ink: Ink, threshold: float, max_width: int) -> tuple[Ink, int,
         int(np.count_nonzero(~keep)),
         splits,
     )
+
+
+Span = list[tuple[int, int]]
+
+
+def _despike(runs: list[tuple[int, int]], ink: Ink, threshold: float, max_width: int) -> list[Span]:
+    """Group a stroke's runs into the spans that survive; each span becomes one stroke.
+
+    1. A short run between two runs that are close to each other is a spike: it is dropped and
+       its neighbours join into one span.
+    2. Short spans left over are stray readings: dropped, unless no longer span exists, in
+       which case the longest is kept.
+    """
+    spans: list[Span] = [[run] for run in runs]
+    i = 1
+    while i < len(spans) - 1:
+        before, after = spans[i - 1][-1][1] - 1, spans[i + 1][0][0]
+        if _size(spans[i]) <= max_width and _distance(ink, before, after) <= threshold:
+            spans[i - 1 : i + 2] = [spans[i - 1] + spans[i + 1]]
+            i = max(1, i - 1)
+        else:
+            i += 1
+    long_spans = [span for span in spans if _size(span) > max_width]
+    if long_spans or not spans:
+        return long_spans
+    return [max(spans, key=_size)]
+
+
+def _size(span: Span) -> int:
+    return sum(b - a for a, b in span)
+
+
+def _distance(ink: Ink, i: int, j: int) -> float:
+    return float(np.hypot(ink.x[j] - ink.x[i], ink.y[j] - ink.y[i]))
 
 
 def _runs(start: int, end: int, breaks: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
