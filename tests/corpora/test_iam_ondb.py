@@ -93,6 +93,11 @@ def test_split_lists_keep_ids_without_leading_space(iam_sample: Path) -> None:
     assert len(ids) == 775 and ids[0] == "a01-020x" and all(i == i.strip() for i in ids)
 
 
+def session(inner: str) -> bytes:
+    stroke = f"<StrokeSet><Stroke>{inner}</Stroke></StrokeSet>"
+    return f"<WhiteboardCaptureSession>{stroke}</WhiteboardCaptureSession>".encode()
+
+
 @pytest.mark.parametrize(
     ("data", "code"),
     [
@@ -100,11 +105,11 @@ def test_split_lists_keep_ids_without_leading_space(iam_sample: Path) -> None:
         (b"<WhiteboardCaptureSession><StrokeSet>", "xml-syntax"),
         (b"<Other/>", "wrong-root"),
         (b"<WhiteboardCaptureSession/>", "no-strokeset"),
-        (b'<WhiteboardCaptureSession><StrokeSet><Stroke><Point x="1"/></Stroke></StrokeSet></WhiteboardCaptureSession>', "point-attribute"),
-        (b'<WhiteboardCaptureSession><StrokeSet><Stroke><Point x="a" y="1"/></Stroke></StrokeSet></WhiteboardCaptureSession>', "non-numeric"),
-        (b'<WhiteboardCaptureSession><StrokeSet><Stroke><Point x="nan" y="1"/></Stroke></StrokeSet></WhiteboardCaptureSession>', "non-finite"),
+        (session('<Point x="1"/>'), "point-attribute"),
+        (session('<Point x="a" y="1"/>'), "non-numeric"),
+        (session('<Point x="nan" y="1"/>'), "non-finite"),
     ],
-)  # fmt: skip
+)
 def test_damaged_stroke_files_raise_bad_input_with_a_code(data: bytes, code: str) -> None:
     with pytest.raises(BadInput) as caught:
         parse_stroke_xml(data, "lineStrokes/x.xml")
@@ -197,7 +202,7 @@ def test_normalization_is_over_the_training_split(tmp_path: Path, iam_sample: Pa
 
 
 def test_official_split_has_the_four_lists(tmp_path: Path, iam_sample: Path) -> None:
-    manifest, out = built(tmp_path, iam_sample, split="official")
+    manifest, _ = built(tmp_path, iam_sample, split="official")
     assert list(manifest["splits"]) == ["trainset", "testset_v", "testset_t", "testset_f"]
     for name in manifest["splits"]:
         expected = sum(n for lst, n, _ in FORMS.values() if lst == name)
@@ -248,8 +253,8 @@ def test_archives_are_read_in_place_and_give_the_same_dataset(
             tar.add(iam_sample / part, arcname=part)
     for listed in iam_sample.glob("*.txt"):
         shutil.copy(listed, archives)
-    from_folders, out_a = built(tmp_path, iam_sample, "a")
-    from_archives, out_b = built(tmp_path, archives, "b")
+    from_folders, _ = built(tmp_path, iam_sample, "a")
+    from_archives, _ = built(tmp_path, archives, "b")
     assert from_archives["content_hash"] == from_folders["content_hash"]
     assert from_archives["quarantine"] == from_folders["quarantine"]
     source_paths = {s["path"] for s in from_archives["sources"]}
