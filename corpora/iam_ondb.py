@@ -48,6 +48,7 @@ from graves_data.pipelines.runner import (
     Unit,
     UnitContext,
     UnitResult,
+    check_no_overlap,
     run_build,
 )
 from graves_data.pipelines.strokes import CleanParams, Ink, clean, time_steps, to_offsets
@@ -939,6 +940,7 @@ def build(
     params.check()
     raw_loc = raw if isinstance(raw, Location) else resolve(raw)
     out_loc = out if isinstance(out, Location) else resolve(out)
+    check_no_overlap(raw_loc, out_loc)
     inventory = take_inventory(raw_loc)
     plan = plan_forms(inventory, params, on_bad_input)
     units = make_units(plan, params)

@@ -1,0 +1,57 @@
+"""Vocabularies: documented order, counts, unknowns, and a lossless round trip."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from graves_data.vocab import UNK, Vocab, build_vocab, count_symbols
+
+
+def test_reserved_first_then_by_code_point() -> None:
+    vocab = build_vocab(Counter("banana Bob!"))
+    assert vocab.symbols == (UNK, " ", "!", "B", "a", "b", "n", "o")
+    assert vocab.counts[vocab.symbols.index("a")] == 3
+    assert vocab.unk_id == 0
+
+
+def test_unknown_symbols_map_to_unk_and_are_counted() -> None:
+    vocab = build_vocab(Counter("aaab"), min_count=2)
+    assert vocab.symbols == (UNK, "a")
+    assert vocab.counts == (1, 3)
+    np.testing.assert_array_equal(vocab.encode("abz"), [1, 0, 0])
+
+
+def test_coverage_keeps_the_most_frequent_symbols() -> None:
+    vocab = build_vocab(Counter({"a": 90, "b": 9, "c": 1}), coverage=0.95)
+    assert vocab.symbols == (UNK, "a", "b")
+
+
+def test_cutting_symbols_without_unk_is_refused() -> None:
+    with pytest.raises(ValueError, match="unk"):
+        build_vocab(Counter("aab"), reserved=(), min_count=2)
+
+
+def test_json_round_trip_keeps_ids_and_counts() -> None:
+    vocab = build_vocab(Counter("hello world"))
+    again = Vocab.from_json(json.loads(vocab.to_bytes()))
+    assert again == vocab
+    assert again.sha256() == vocab.sha256()
+
+
+def test_byte_vocabulary_table() -> None:
+    vocab = build_vocab({chr(b): 1 for b in (10, 65, 200)}, kind="byte", reserved=())
+    table = vocab.byte_table()
+    assert table[65] == 1 and table[200] == 2 and table[0] == -1
+    assert vocab.to_json()["symbols"][2]["byte"] == 200
+
+
+@given(st.text(min_size=1))
+def test_decode_inverts_encode_over_the_training_text(text: str) -> None:
+    vocab = build_vocab(count_symbols([text]))
+    assert vocab.decode(vocab.encode(text).tolist()) == text
