@@ -1042,3 +1042,25 @@ SPEC = CorpusSpec(
     params=IamParams,
     build=build,
 )
+
+
+# --- where the release is published: `graves-data download iam-ondb` ---------------------------
+from graves_data.download import DownloadSpec, RemoteFile  # noqa: E402
+
+# The archives are behind the database's registration login (HTTP basic auth); their URLs are
+# the ones the release has used since it moved from www.fki.inf.unibe.ch to HEIA-FR. No sizes or
+# checksums are published, so none are checked: SOURCES.json records the sha256 of what came.
+# The task IAM-OnDB-t1 lists sat beside data/ on the former host (DBs/iamOnDB/trainset.txt, ...)
+# and are assumed to have moved with the archives; they are optional, since `--split writers`
+# builds without them, and a missing one is reported, not fatal. `--mirror` replaces the base.
+DOWNLOADS = DownloadSpec(
+    corpus=NAME,
+    base_url="https://fki.tic.heia-fr.ch/DBs/iamOnDB/",
+    files=(
+        *(RemoteFile(f"data/{archive}", archive, auth=True) for archive in ARCHIVES.values()),
+        *(RemoteFile(f"{name}.txt", f"{name}.txt", auth=True, optional=True) for name in LISTS),
+    ),
+    auth=True,
+    homepage="https://fki.tic.heia-fr.ch/databases/iam-on-line-handwriting-database",
+    notes="no published sizes or checksums; split lists' URL inferred from the former host",
+)
