@@ -17,6 +17,7 @@ from typing import Any, Literal, get_args, get_origin
 import click
 
 from graves_data import __version__
+from graves_data.download import download_command
 from graves_data.errors import GravesDataError
 
 
@@ -251,6 +252,7 @@ def _register() -> None:
 
 
 _register()
+main.add_command(download_command)
 
 
 if __name__ == "__main__":
