@@ -915,3 +915,13 @@ def test_cli_takes_no_password_on_the_command_line(tmp_path: Path) -> None:
     args = ["iam-ondb", "--to", str(tmp_path), "--user", USER, "--password", PASSWORD]
     result = CliRunner().invoke(download_command, args)
     assert result.exit_code == 2 and "No such option '--password'" in result.output
+
+
+def test_download_is_a_graves_data_command(iam_site: Site, tmp_path: Path) -> None:
+    from graves_data.cli import main
+
+    env = {dl.USER_ENV: USER, dl.PASSWORD_ENV: PASSWORD}
+    args = ["download", "iam-ondb", "--to", str(tmp_path / "raw"), "--no-progress"]
+    result = CliRunner().invoke(main, args, env=env)
+    assert result.exit_code == 0, result.output
+    assert read_sources_json(tmp_path / "raw")[0]["path"] == "lineStrokes-all.tar.gz"
