@@ -631,13 +631,18 @@ def _append(part: _PartFile, chunk: bytes, target: _Target, total: int | None) -
         part.append(chunk)
     except OSError as exc:
         part.close()
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise DiskFull(
-                f"{target.remote.name}: disk full after {part.size} of {_human_bytes(total)} "
-                f"bytes; nothing is under {target.final.name}, the partial download is kept "
-                f"as {part.path} and the next run resumes it once space is freed"
-            ) from None
-        raise DownloadError(f"{part.path}: cannot write ({exc.strerror})") from None
+        raise _disk_error(exc, target, part, total) from None
+
+
+def _disk_error(exc: OSError, target: _Target, part: _PartFile, total: int | None) -> DownloadError:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        of = f"{part.size} of {total} bytes" if total is not None else f"{part.size} bytes"
+        return DiskFull(
+            f"{target.remote.name}: disk full after {of}; nothing is under "
+            f"{target.final.name}, the partial download is kept as {part.path} and the next "
+            "run resumes it once space is freed"
+        )
+    return DownloadError(f"{part.path}: cannot write ({exc.strerror})")
 
 
 def _start_offset(response: requests.Response, part: _PartFile, target: _Target) -> int | None:
@@ -726,7 +731,10 @@ def _fetch(http: _Http, target: _Target, meter: _Meter) -> tuple[int, str]:
     part = _PartFile(target.part_path, algorithms)
     try:
         http.retrying(lambda: _transfer(http, target, part, meter), target.remote.name)
-        part.finish()
+        try:
+            part.finish()
+        except OSError as exc:
+            raise _disk_error(exc, target, part, part.size) from None
         _verify(target, part.size, part.digest)
     except IntegrityError as exc:
         part.discard()
