@@ -33,13 +33,13 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-import pyarrow as pa
 from lxml import etree
 
 from graves_data import __version__
 from graves_data.archives import HashingReader, Member, iter_tar, iter_zip
 from graves_data.corpus import CorpusSpec, param, params_dict
 from graves_data.errors import BadInput, InputNotFound, NotACorpus, UsageError
+from graves_data.pipelines.handwriting import HandwritingRows, normalization
 from graves_data.pipelines.runner import (
     BuildJob,
     Execution,
@@ -51,7 +51,7 @@ from graves_data.pipelines.runner import (
     check_no_overlap,
     run_build,
 )
-from graves_data.pipelines.strokes import CleanParams, Ink, clean, time_steps, to_offsets
+from graves_data.pipelines.strokes import CleanParams, CleanReport, Ink, clean
 from graves_data.schema import HANDWRITING
 from graves_data.shards import ShardWriter, shard_path
 from graves_data.storage import Location, resolve
@@ -150,7 +150,18 @@ def parse_xml(data: bytes, source: str) -> Any:
 
 
 def parse_stroke_xml(data: bytes, source: str) -> Ink:
-    """A line's pen points from a lineStrokes file, as read: no cleaning here."""
+    """A line's pen points from a lineStrokes file, as read: no cleaning here.
+
+    Files in the release's own regular form take a fast path (a check-only lxml parse, then
+    the attribute values read straight from the bytes); anything else, and every file the fast
+    path has a doubt about, is read from a full lxml tree. Both give the same Ink.
+    """
+    fast = fast_stroke_xml(data)
+    return fast if fast is not None else tree_stroke_xml(data, source)
+
+
+def tree_stroke_xml(data: bytes, source: str) -> Ink:
+    """The general reader: an lxml tree, any attribute order, quoting or entities."""
     root = parse_xml(data, source)
     if root.tag != "WhiteboardCaptureSession":
         raise BadInput(
@@ -170,6 +181,77 @@ def parse_stroke_xml(data: bytes, source: str) -> Ink:
     x, y = _coordinates(xs, source, "x"), _coordinates(ys, source, "y")
     ends = np.cumsum(np.asarray(counts, dtype=np.int64)) if counts else np.zeros(0, np.int64)
     return Ink(x, y, _times(strokeset, total, source), ends)
+
+
+class _CheckOnly:
+    """An lxml parser target that builds nothing: the parse only proves well-formedness."""
+
+    def close(self) -> None:
+        return None
+
+
+def check_only_parser() -> etree.XMLParser:
+    """The safe parser of `xml_parser`, building no tree (libxml2 still checks everything)."""
+    target: Any = _CheckOnly()
+    return etree.XMLParser(target=target, resolve_entities=False, no_network=True, load_dtd=False)
+
+
+POINT = re.compile(rb'<Point x="(-?[0-9]+)" y="(-?[0-9]+)" time="([0-9]+(?:\.[0-9]+)?)"\s*/>')
+ROOT_START = re.compile(rb"\s*<WhiteboardCaptureSession[\s>]")
+STROKE_START = re.compile(rb"<Stroke[\s>/]")
+
+
+def fast_stroke_xml(data: bytes) -> Ink | None:
+    """The Ink of a file in the release's regular form, or None to say: use the tree reader.
+
+    Sound because of what it checks first: the document is well-formed (lxml parses it, with
+    no tree), and holds no comment, CDATA, DOCTYPE, processing instruction or entity reference,
+    so every `<` in it starts or ends an element and attribute values are literal. Then each
+    stroke must hold nothing but Point elements that all match the release's exact form.
+    """
+    body = _after_declaration(data)
+    if body is None or b"<!" in body or b"<?" in body or b"&" in body or not ROOT_START.match(body):
+        return None
+    try:
+        etree.fromstring(data, check_only_parser())
+    except etree.XMLSyntaxError:
+        return None
+    start, end = body.find(b"<StrokeSet>"), body.find(b"</StrokeSet>")
+    if start < 0 or end < start or body.find(b"<StrokeSet", start + 1) >= 0:
+        return None
+    if body.find(b"<Point", 0, start) >= 0 or body.find(b"<Point", end) >= 0:
+        return None
+    return _fast_strokes(body[start + len(b"<StrokeSet>") : end])
+
+
+def _after_declaration(data: bytes) -> bytes | None:
+    if not data.startswith(b"<?xml"):
+        return data
+    close = data.find(b"?>")
+    return None if close < 0 else data[close + 2 :]
+
+
+def _fast_strokes(strokeset: bytes) -> Ink | None:
+    chunks = STROKE_START.split(strokeset)
+    if chunks[0].strip():
+        return None  # something other than strokes inside StrokeSet
+    counts = [chunk.count(b"<Point") for chunk in chunks[1:]]
+    closing = [chunk.count(b"</Stroke>") for chunk in chunks[1:]]
+    tags = sum(chunk.count(b"<") for chunk in chunks[1:])
+    found = POINT.findall(strokeset)
+    if (
+        len(found) != sum(counts)
+        or tags != len(found) + sum(closing)
+        or any(c > 1 for c in closing)
+    ):
+        return None  # an element that is not a Point of the usual form
+    values = [float(v) for triple in found for v in triple]
+    numbers = np.array(values, dtype=np.float64).reshape(-1, 3)
+    if len(numbers) and np.abs(numbers[:, :2]).max() > 2**31 - 1:
+        return None
+    ends = np.cumsum(np.asarray(counts, dtype=np.int64))
+    xy = numbers[:, :2].astype(np.int64)
+    return Ink(xy[:, 0], xy[:, 1], numbers[:, 2].copy(), ends)
 
 
 def _first_point_without(strokeset: Any) -> str:
@@ -695,44 +777,42 @@ def _attach(unit: Unit, found: Mapping[int, bytes]) -> Unit:
     return replace(unit, payload=Payload(unit.payload.forms, data))
 
 
-@dataclass
-class _Totals:
-    counts: dict[str, int] = field(default_factory=dict)
-
-    def add(self, key: str, value: int) -> None:
-        self.counts[key] = self.counts.get(key, 0) + int(value)
-
-
 def process_unit(unit: Unit, ctx: UnitContext) -> UnitResult:
     """Read, clean and encode one group of forms; write its shard."""
     params = IamParams(**ctx.params)
     payload: Payload = unit.payload
     raw = resolve(ctx.raw_url)
-    rows = _Rows()
-    totals = _Totals()
+    rows = HandwritingRows(keep_time=params.keep_time)
     quarantine: list[Quarantined] = []
     sources: list[SourceFile] = []
-    flat = [
+    lines = [
         (form, f, t) for form in payload.forms for f, t in zip(form.files, form.texts, strict=True)
     ]
-    for index, (form, stroke_file, text) in enumerate(flat):
-        data = (
-            payload.data[index]
-            if payload.data is not None
-            else raw.join(stroke_file.path).read_bytes()
-        )
-        if payload.data is None:
+    for index, (form, stroke_file, text) in enumerate(lines):
+        if payload.data is not None:
+            data = payload.data[index]
+        else:
+            data = raw.join(stroke_file.path).read_bytes()
             sources.append(SourceFile(stroke_file.path, len(data), _sha(data)))
         try:
-            _add_line(rows, totals, form, stroke_file, text, data, params, ctx.vocab)
+            ink, report = read_line(data, stroke_file.path, params)
         except BadInput as error:
             if ctx.on_bad_input == "error":
                 raise
             quarantine.append(Quarantined(error.source, error.code, error.reason))
-    with ShardWriter(
-        resolve(ctx.out_url), unit.shard, ctx.schema, ctx.metadata, params.row_group_rows
-    ) as writer:
-        writer.write(rows.table(params.keep_time))
+            continue
+        rows.add(
+            stroke_file.line_id,
+            form.form_id,
+            form.writer_id,
+            text,
+            ctx.vocab.encode(text),
+            ink,
+            report,
+        )
+    out = resolve(ctx.out_url)
+    with ShardWriter(out, unit.shard, ctx.schema, ctx.metadata, params.row_group_rows) as writer:
+        writer.write(rows.table())
     assert writer.info is not None  # set by a clean exit of the with block
     return UnitResult(
         key=unit.key,
@@ -740,190 +820,28 @@ def process_unit(unit: Unit, ctx: UnitContext) -> UnitResult:
         shard=writer.info,
         quarantine=tuple(quarantine),
         sources=tuple(sources),
-        totals=totals.counts,
+        totals=rows.totals(),
         symbol_counts=dict(count_symbols(rows.texts)),
     )
 
 
-def _add_line(
-    rows: _Rows,
-    totals: _Totals,
-    form: FormTask,
-    stroke_file: StrokeFile,
-    text: str,
-    data: bytes,
-    params: IamParams,
-    vocab: Vocab,
-) -> None:
+def read_line(data: bytes, source: str, params: IamParams) -> tuple[Ink, CleanReport]:
+    """One stroke file, parsed and cleaned; BadInput if nothing usable is left."""
     if not data:
-        raise BadInput(
-            stroke_file.path, "missing-member", "stroke file missing from the archive or empty"
-        )
-    ink = parse_stroke_xml(data, stroke_file.path)
-    cleaned, report = clean(ink, params.clean_params())
-    if cleaned.n_points == 0:
-        raise BadInput(
-            stroke_file.path, "no-points", "no pen points left (empty, or all removed as errors)"
-        )
-    offsets, origin = to_offsets(cleaned)
-    rows.add(
-        stroke_file.line_id,
-        form,
-        text,
-        vocab.encode(text),
-        offsets,
-        origin,
-        time_steps(cleaned),
-        cleaned,
-        report,
-    )
-    steps = offsets[1:, :2].astype(np.int64)
-    for key, value in (
-        ("points", cleaned.n_points),
-        ("strokes", cleaned.n_strokes),
-        ("chars", len(text)),
-        ("interpolated", report.interpolated),
-        ("dropped", report.dropped),
-        ("time_repaired", report.time_repaired),
-        ("empty_strokes", report.empty_strokes),
-        ("split_strokes", report.split),
-        ("_n", len(steps)),
-        ("_sx", int(steps[:, 0].sum())),
-        ("_sy", int(steps[:, 1].sum())),
-        ("_sxx", int((steps[:, 0] ** 2).sum())),
-        ("_syy", int((steps[:, 1] ** 2).sum())),
-    ):
-        totals.add(key, value)
-
-
-class _Rows:
-    """Columns of a shard, gathered line by line, built into Arrow arrays at once."""
-
-    def __init__(self) -> None:
-        self.ids: list[str] = []
-        self.forms: list[str] = []
-        self.writers: list[str | None] = []
-        self.texts: list[str] = []
-        self.text_ids: list[npt.NDArray[np.uint16]] = []
-        self.offsets: list[npt.NDArray[np.float32]] = []
-        self.origins: list[npt.NDArray[np.int32]] = []
-        self.dts: list[npt.NDArray[np.float32] | None] = []
-        self.counts: dict[str, list[int]] = {
-            k: []
-            for k in (
-                "n_points",
-                "n_strokes",
-                "n_chars",
-                "n_interpolated",
-                "n_dropped",
-                "n_time_repaired",
-                "n_empty_strokes",
-            )
-        }
-
-    def add(
-        self,
-        line_id: str,
-        form: FormTask,
-        text: str,
-        ids: npt.NDArray[np.uint16],
-        offsets: npt.NDArray[np.float32],
-        origin: npt.NDArray[np.int32],
-        dt: npt.NDArray[np.float32] | None,
-        ink: Ink,
-        report: Any,
-    ) -> None:
-        self.ids.append(line_id)
-        self.forms.append(form.form_id)
-        self.writers.append(form.writer_id)
-        self.texts.append(text)
-        self.text_ids.append(ids)
-        self.offsets.append(offsets)
-        self.origins.append(origin)
-        self.dts.append(dt)
-        for key, value in (
-            ("n_points", ink.n_points),
-            ("n_strokes", ink.n_strokes),
-            ("n_chars", len(text)),
-            ("n_interpolated", report.interpolated),
-            ("n_dropped", report.dropped),
-            ("n_time_repaired", report.time_repaired),
-            ("n_empty_strokes", report.empty_strokes),
-        ):
-            self.counts[key].append(int(value))
-
-    def table(self, keep_time: bool) -> pa.Table:
-        columns: dict[str, Any] = {
-            "line_id": pa.array(self.ids, pa.string()),
-            "form_id": pa.array(self.forms, pa.string()),
-            "writer_id": pa.array(self.writers, pa.string()),
-            "text": pa.array(self.texts, pa.string()),
-            "text_ids": _list_array([a.astype(np.uint16) for a in self.text_ids], pa.uint16()),
-            "offsets": _offsets_array(self.offsets),
-            "origin": pa.FixedSizeListArray.from_arrays(
-                pa.array(
-                    np.concatenate(self.origins) if self.origins else np.zeros(0, np.int32),
-                    pa.int32(),
-                ),
-                2,
-            ),
-            "dt": _dt_array(self.dts, keep_time),
-        }
-        for key, values in self.counts.items():
-            columns[key] = pa.array(values, pa.int32())
-        return pa.table(columns)
-
-
-def _offsets_of(parts: Sequence[npt.NDArray[Any]]) -> npt.NDArray[np.int32]:
-    return np.concatenate([[0], np.cumsum([len(p) for p in parts])]).astype(np.int32)
-
-
-def _list_array(parts: Sequence[npt.NDArray[Any]], value_type: pa.DataType) -> pa.Array:
-    values = np.concatenate(parts) if parts else np.zeros(0)
-    return pa.ListArray.from_arrays(pa.array(_offsets_of(parts)), pa.array(values, value_type))
-
-
-def _offsets_array(parts: Sequence[npt.NDArray[np.float32]]) -> pa.Array:
-    flat = np.concatenate([p.reshape(-1) for p in parts]) if parts else np.zeros(0, np.float32)
-    rows = pa.FixedSizeListArray.from_arrays(pa.array(flat, pa.float32()), 3)
-    return pa.ListArray.from_arrays(pa.array(_offsets_of(parts)), rows)
-
-
-def _dt_array(parts: Sequence[npt.NDArray[np.float32] | None], keep_time: bool) -> pa.Array:
-    if not keep_time or all(p is None for p in parts):
-        return pa.nulls(len(parts), pa.list_(pa.float32()))
-    filled = [p if p is not None else np.zeros(0, np.float32) for p in parts]
-    array = _list_array(filled, pa.float32())
-    mask = pa.array([p is None for p in parts])
-    return pa.ListArray.from_arrays(array.offsets, array.values, mask=mask)
+        raise BadInput(source, "missing-member", "stroke file missing from the archive or empty")
+    ink, report = clean(parse_stroke_xml(data, source), params.clean_params())
+    if ink.n_points == 0:
+        raise BadInput(source, "no-points", "no pen points left (empty, or all removed as errors)")
+    return ink, report
 
 
 # =============================================================================================
 # the whole build
 
 
-def normalization(results: Sequence[UnitResult], split: str) -> dict[str, Any]:
-    """Mean and std of dx, dy over the training split's steps (first row of each line excluded)."""
-    sums = {
-        k: sum(int(r.totals.get(k, 0)) for r in results if r.split == split)
-        for k in ("_n", "_sx", "_sy", "_sxx", "_syy")
-    }
-    n = sums["_n"]
-    if n == 0:
-        return {"split": split, "count": 0, "mean": [0.0, 0.0], "std": [1.0, 1.0]}
-    mean = [sums["_sx"] / n, sums["_sy"] / n]
-    var = [
-        (n * sums["_sxx"] - sums["_sx"] ** 2) / n**2,
-        (n * sums["_syy"] - sums["_sy"] ** 2) / n**2,
-    ]
-    std = [float(np.sqrt(v)) if v > 0 else 1.0 for v in var]
-    return {
-        "split": split,
-        "count": n,
-        "mean": mean,
-        "std": std,
-        "over": "dx, dy of every point but each line's first",
-    }
+def training_moments(results: Sequence[UnitResult], split: str) -> dict[str, int]:
+    keys = ("_n", "_sx", "_sy", "_sxx", "_syy")
+    return {k: sum(int(r.totals.get(k, 0)) for r in results if r.split == split) for k in keys}
 
 
 def build(
@@ -952,7 +870,7 @@ def build(
 
     def finalize(results: Sequence[UnitResult]) -> dict[str, Any]:
         return {
-            "normalization": normalization(results, train_split),
+            "normalization": normalization(training_moments(results, train_split), train_split),
             "writers": plan.writers_by_split,
             "report": plan.report,
         }

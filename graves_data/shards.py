@@ -27,7 +27,7 @@ VOCAB = "vocab.json"
 CARD = "README.md"
 DATA_DIR = "data"
 BUILD_DIR = ".build"
-ZSTD_LEVEL = 9
+ZSTD_LEVEL = 3
 DEFAULT_ROW_GROUP_ROWS = 256
 
 

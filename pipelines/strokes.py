@@ -25,6 +25,7 @@ float32 offsets hold them without loss.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import pairwise
 
 import numpy as np
@@ -76,10 +77,17 @@ class Ink:
             np.arange(self.n_strokes, dtype=np.int64), np.diff(np.concatenate([[0], self.ends]))
         )
 
-    def within_stroke(self) -> npt.NDArray[np.bool_]:
+    @cached_property
+    def steps_within(self) -> npt.NDArray[np.bool_]:
         """For each step i -> i+1, whether both points are in the same stroke."""
-        ids = self.stroke_ids()
-        return np.asarray(ids[1:] == ids[:-1])
+        n = self.n_points
+        within = np.ones(max(n - 1, 0), dtype=bool)
+        last = self.ends[(self.ends > 0) & (self.ends < n)] - 1
+        within[last] = False
+        return within
+
+    def within_stroke(self) -> npt.NDArray[np.bool_]:
+        return self.steps_within
 
     def select(self, keep: npt.NDArray[np.bool_]) -> Ink:
         """The points where `keep`, strokes kept (possibly empty)."""
@@ -139,6 +147,8 @@ def repair_time(ink: Ink) -> tuple[Ink, int]:
     if ink.t is None or ink.n_points == 0:
         return ink, 0
     t = ink.t
+    if np.all(t > 0) and np.all(np.isfinite(t)) and np.all(np.diff(t) >= 0):
+        return ink, 0  # the common case, checked without the O(n log n) search
     valid = _longest_nondecreasing(t) & (t > 0) & np.isfinite(t)
     bad = int(np.count_nonzero(~valid))
     if bad == 0:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -16,8 +17,9 @@ MAPPED = {"corpora": "corpora", "pipelines": "pipelines", "models": "models"}
 
 
 def build_tree() -> Path:
-    tree = ROOT / ".typecheck"
-    shutil.rmtree(tree, ignore_errors=True)
+    """A fresh tree per run, so that two runs at once never pull it from under each other."""
+    (ROOT / ".typecheck").mkdir(exist_ok=True)
+    tree = Path(tempfile.mkdtemp(prefix="tree-", dir=ROOT / ".typecheck"))
     pkg = tree / "graves_data"
     pkg.mkdir(parents=True)
     for entry in (ROOT / "graves_data").iterdir():
@@ -30,6 +32,13 @@ def build_tree() -> Path:
 
 def main() -> int:
     tree = build_tree()
+    try:
+        return _mypy(tree)
+    finally:
+        shutil.rmtree(tree, ignore_errors=True)
+
+
+def _mypy(tree: Path) -> int:
     cmd = [
         sys.executable,
         "-m",
