@@ -371,3 +371,84 @@ def test_on_bad_input_error_fails_on_the_first_damaged_form(
     with pytest.raises(BadInput, match="a08-551z"):
         build(iam_sample, tmp_path / "out", execution=QUIET, on_bad_input="error")
     assert not (tmp_path / "out" / "manifest.json").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# the fast path and the tree reader agree, and the fast path steps aside when unsure
+
+
+def same_ink(a: object, b: object) -> None:
+    for name in ("x", "y", "t", "ends"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+
+
+def test_fast_path_reads_every_sample_file_like_the_tree(iam_sample: Path) -> None:
+    from graves_data.corpora.iam_ondb import fast_stroke_xml, tree_stroke_xml
+
+    for path in sorted((iam_sample / "lineStrokes").rglob("*.xml")):
+        data = path.read_bytes()
+        fast = fast_stroke_xml(data)
+        assert fast is not None, f"{path.name} should take the fast path"
+        same_ink(fast, tree_stroke_xml(data, path.name))
+
+
+REGULAR = (
+    b'<?xml version="1.0" encoding="ISO-8859-1"?>\n<WhiteboardCaptureSession>\n'
+    b'  <WhiteboardDescription><SensorLocation corner="top_left"/></WhiteboardDescription>\n'
+    b'  <StrokeSet>\n    <Stroke colour="black" start_time="1.00" end_time="1.02">\n'
+    b'      <Point x="10" y="20" time="1.00"/>\r\n      <Point x="11" y="22" time="1.01"/>\r\n'
+    b'      <Point x="13" y="25" time="1.02"/>\r\n    </Stroke>\n'
+    b'    <Stroke colour="black" start_time="2.00" end_time="2.00">\n'
+    b'      <Point x="50" y="20" time="2.00"/>\r\n    </Stroke>\n  </StrokeSet>\n'
+    b"</WhiteboardCaptureSession>\n"
+)
+
+
+IRREGULAR = [
+    (b'<Point x="11" y="22"', b'<Point y="22" x="11"'),  # attribute order
+    (b'x="11" y="22" time="1.01"', b"x='11' y='22' time='1.01'"),  # quoting
+    (b'x="13"', b'x="&#49;3"'),  # a character reference
+    (b"<StrokeSet>\n", b'<StrokeSet>\n<!-- <Point x="9" y="9" time="9"/> -->\n'),  # a comment
+    (b'time="2.00"/>', b'time="2.00"></Point>'),  # an end tag instead of />
+]
+
+
+@pytest.mark.parametrize(("old", "new"), IRREGULAR)
+def test_irregular_files_leave_the_fast_path_and_read_the_same(old: bytes, new: bytes) -> None:
+    from graves_data.corpora.iam_ondb import fast_stroke_xml, parse_stroke_xml, tree_stroke_xml
+
+    variant = REGULAR.replace(old, new)
+    assert variant != REGULAR
+    assert fast_stroke_xml(REGULAR) is not None
+    assert fast_stroke_xml(variant) is None
+    same_ink(parse_stroke_xml(variant, "v.xml"), tree_stroke_xml(variant, "v.xml"))
+    regular = tree_stroke_xml(REGULAR, "r.xml")
+    assert parse_stroke_xml(variant, "v.xml").n_points == regular.n_points
+
+
+def test_an_empty_stroke_reads_the_same_on_both_paths() -> None:
+    from graves_data.corpora.iam_ondb import fast_stroke_xml, tree_stroke_xml
+
+    end = b"    </Stroke>\n  </StrokeSet>"
+    variant = REGULAR.replace(end, b'    </Stroke>\n    <Stroke colour="black"/>\n  </StrokeSet>')
+    fast = fast_stroke_xml(variant)
+    assert fast is not None
+    same_ink(fast, tree_stroke_xml(variant, "v.xml"))
+    np.testing.assert_array_equal(fast.ends, [3, 4, 4])
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        REGULAR[:-40],  # truncated
+        REGULAR.replace(b"</WhiteboardDescription>", b""),  # mismatched tags outside the strokes
+        REGULAR.replace(b'y="22"', b'y="2\xff2"'),  # a byte that is no number
+        REGULAR.replace(b"WhiteboardCaptureSession>\n", b"Other>\n", 1),
+    ],
+)
+def test_damaged_files_are_refused_by_both_paths(broken: bytes) -> None:
+    from graves_data.corpora.iam_ondb import fast_stroke_xml
+
+    assert fast_stroke_xml(broken) is None
+    with pytest.raises(BadInput):
+        parse_stroke_xml(broken, "b.xml")
