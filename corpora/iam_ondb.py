@@ -55,6 +55,7 @@ from graves_data.pipelines.strokes import CleanParams, CleanReport, Ink, clean
 from graves_data.schema import HANDWRITING
 from graves_data.shards import ShardWriter, shard_path
 from graves_data.storage import Location, resolve
+from graves_data.synth.iam_ondb import IamSynthParams, synth_iam_ondb
 from graves_data.vocab import Vocab, build_vocab, count_symbols
 
 NAME = "iam-ondb"
@@ -959,6 +960,8 @@ SPEC = CorpusSpec(
     summary="IAM On-Line Handwriting Database: pen trajectories of text lines",
     params=IamParams,
     build=build,
+    synth_params=IamSynthParams,
+    synth=synth_iam_ondb,
 )
 
 

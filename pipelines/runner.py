@@ -455,15 +455,40 @@ def parallel_map(
 # the whole build
 
 
-def run_build(job: BuildJob, execution: Execution | None = None) -> dict[str, Any]:
-    """Plan -> units -> shards -> vocab, card, manifest. Returns the manifest."""
-    execution = execution or Execution()
+def begin_build(job: BuildJob) -> Location:
+    """Claim the output folder for `job` and return the folder its units write into.
+
+    `run_build` calls it first. A corpus whose plan needs a pass that writes scratch files
+    before the units exist (text spilled by a counting pass, under `.build/`) calls it itself,
+    with the job's identity already final, and hands the folder to `run_build(root=...)`: the
+    scratch files then live in the folder the output policy allowed, and a resumed build finds
+    them again.
+    """
     root = prepare_output(job)
     root.makedirs()
     root.join(MANIFEST).remove()  # from here on the folder is not a finished dataset
     remove_stale_temporaries(root)
+    _write_plan(root, job)
+    return root
+
+
+def _write_plan(root: Location, job: BuildJob) -> None:
     plan = {"identity": identity(job), "units": job.unit_count}
     root.join(BUILD_DIR, PLAN_FILE).write_atomic(canonical_json(plan).encode())
+
+
+def run_build(
+    job: BuildJob, execution: Execution | None = None, root: Location | None = None
+) -> dict[str, Any]:
+    """Plan -> units -> shards -> vocab, card, manifest. Returns the manifest.
+
+    `root` is the folder `begin_build(job)` returned, where the caller claimed it first.
+    """
+    execution = execution or Execution()
+    if root is None:
+        root = begin_build(job)
+    else:
+        _write_plan(root, job)
 
     results = execute(job, root, execution)
     manifest = assemble_manifest(job, results)
@@ -502,23 +527,39 @@ def assemble_manifest(job: BuildJob, results: Sequence[UnitResult]) -> dict[str,
         {q for r in results for q in r.quarantine} | set(job.quarantine),
         key=lambda q: (q.source, q.code, q.reason),
     )
-    sources = {s.path: s for s in job.sources}
+    sources = {s.path: s.to_json() for s in job.sources}
     for result in results:
         for source in result.sources:
-            sources[source.path] = source
+            sources[source.path] = source.to_json()
+    for fetched in downloaded_sources(job.raw):
+        sources[fetched["path"]] = {**fetched, **sources.get(fetched["path"], {})}
     manifest: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "corpus": job.corpus,
         "kind": "handwriting" if "offsets" in job.schema.names else "text",
         "version": __version__,
         "params": dict(job.params),
-        "sources": [sources[p].to_json() for p in sorted(sources)],
+        "sources": [sources[p] for p in sorted(sources)],
         "splits": splits,
         "quarantine": [q.to_json() for q in quarantine],
     }
     if job.finalize is not None:
         manifest.update(job.finalize(results))
     return manifest
+
+
+def downloaded_sources(raw: Location) -> list[dict[str, Any]]:
+    """Entries of the raw folder's SOURCES.json (written by `graves-data download`): the URL
+    each file came from. The build's own checksum of a file it read wins over the recorded one."""
+    if raw.is_local:
+        from graves_data.download import read_sources_json
+
+        return read_sources_json(raw.path)
+    record = raw.join("SOURCES.json")
+    if not record.exists():
+        return []
+    files = read_json(record).get("files", [])
+    return [dict(f) for f in files if isinstance(f, dict) and isinstance(f.get("path"), str)]
 
 
 def _remove_unplanned_shards(root: Location, keep: set[str]) -> None:

@@ -452,3 +452,21 @@ def test_damaged_files_are_refused_by_both_paths(broken: bytes) -> None:
     assert fast_stroke_xml(broken) is None
     with pytest.raises(BadInput):
         parse_stroke_xml(broken, "b.xml")
+
+
+def test_sources_json_of_a_download_reaches_the_manifest(tmp_path: Path, iam_sample: Path) -> None:
+    import hashlib
+
+    raw = tmp_path / "raw"
+    shutil.copytree(iam_sample, raw)
+    listed = (raw / "trainset.txt").read_bytes()
+    entry = {
+        "path": "trainset.txt",
+        "url": "https://example.org/trainset.txt",
+        "size": len(listed),
+        "sha256": hashlib.sha256(listed).hexdigest(),
+    }
+    (raw / "SOURCES.json").write_text(json.dumps({"files": [entry]}))
+    manifest = build(raw, tmp_path / "out", execution=QUIET)
+    by_path = {s["path"]: s for s in manifest["sources"]}
+    assert by_path["trainset.txt"] == entry
