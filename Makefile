@@ -30,7 +30,7 @@ test: lint typecheck unit
 
 demo: $(STAMP)
 	rm -rf $(DEMO_DIR)
-	$(BIN)/graves-data synth iam-ondb --out $(DEMO_DIR)/raw/iam-ondb --lines 600 --writers 24
+	$(BIN)/graves-data synth iam-ondb --out $(DEMO_DIR)/raw/iam-ondb --lines 600 --defects 0.02
 	$(BIN)/graves-data build iam-ondb --raw $(DEMO_DIR)/raw/iam-ondb --out $(DEMO_DIR)/datasets/iam-ondb
 	$(BIN)/graves-data stats $(DEMO_DIR)/datasets/iam-ondb
 	$(BIN)/graves-data show $(DEMO_DIR)/datasets/iam-ondb a01-000u-01 --out $(DEMO_DIR)/a01-000u-01.svg

@@ -127,9 +127,12 @@ def to_json(report: Mapping[str, Any]) -> str:
 
 
 def print_report(report: Mapping[str, Any]) -> None:
+    import sys
+
     from rich.console import Console
 
-    console = Console()
+    # a pipe or a log file has no width: give the tables room rather than 80 columns
+    console = Console() if sys.stdout.isatty() else Console(width=120)
     if report.get("kind") == "text":
         from graves_data import textstats
 
