@@ -1,0 +1,279 @@
+"""Commands for the networks: `train handwriting|synthesis|text`, `eval`, `sample`.
+
+A thin shell over `graves_data.models.train.train`, `...evaluate.evaluate_run` and
+`...sample.sample_run`. torch is imported only inside the command functions, so the data
+toolkit runs without it; `COMMANDS` is what `graves_data.cli` adds to the `graves-data` group.
+Options come from the config dataclasses' fields (`graves_data.models.config`).
+
+Training a run folder that already holds a checkpoint resumes it: its saved configuration is
+kept, and only the options given on the command line change it (a setting that changes what is
+computed, like --hidden, is refused; --steps, --epochs, --device... are fine).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+import click
+from click.core import ParameterSource
+
+from graves_data.errors import GravesDataError, UsageError
+from graves_data.models.config import (
+    CONFIG_FILE,
+    MODEL_CONFIGS,
+    LoaderConfig,
+    RunConfig,
+    Task,
+    TrainConfig,
+    replace_fields,
+)
+
+CHECKPOINT = "checkpoint.pt"
+
+
+class Group(click.Group):
+    """Prints graves-data's own errors as one line (when used outside `graves-data`)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except GravesDataError as error:
+            click.secho(f"error: {error}", err=True, fg="red")
+            ctx.exit(error.exit_code)
+
+
+# ---------------------------------------------------------------------------------------------
+# options from config dataclasses
+
+
+def _click_type(annotation: Any) -> tuple[Any, bool]:
+    origin = get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in get_args(annotation) if a is not type(None)]
+        if len(inner) == 1:
+            return _click_type(inner[0])
+    if origin is Literal:
+        return click.Choice([str(a) for a in get_args(annotation)]), False
+    if annotation is bool:
+        return bool, True
+    if annotation in (int, float, str):
+        return annotation, False
+    raise TypeError(f"no CLI type for config annotation {annotation!r}")
+
+
+def config_options(config_type: type) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """One click option per CLI field of a config dataclass."""
+    hints = typing.get_type_hints(config_type)
+
+    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+        for item in reversed(dataclasses.fields(config_type)):
+            if not item.metadata.get("cli", True):
+                continue
+            kind, is_flag = _click_type(hints[item.name])
+            flag = "--" + item.name.replace("_", "-")
+            decls = [f"{flag}/--no-{flag[2:]}"] if is_flag else [flag]
+            function = click.option(
+                *decls,
+                item.name,
+                type=None if is_flag else kind,
+                default=item.default,
+                help=item.metadata.get("help", ""),
+                show_default=item.default is not None,
+            )(function)
+        return function
+
+    return decorate
+
+
+def _fields(config_type: type, values: Mapping[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in dataclasses.fields(config_type)}
+    return {k: v for k, v in values.items() if k in names}
+
+
+def run_config(
+    task: Task, data: str | None, run: Path, values: Mapping[str, Any], explicit: set[str]
+) -> RunConfig:
+    """The configuration to train: a new run's from all options; a resumed run's saved one,
+    changed only by the options given explicitly."""
+    saved = (
+        RunConfig.load(run)
+        if (run / CONFIG_FILE).is_file() and (run / CHECKPOINT).is_file()
+        else None
+    )
+    if saved is None:
+        if not data:
+            raise UsageError("--data is required to start a new run")
+        return RunConfig(
+            task=task,
+            data=data,
+            model=MODEL_CONFIGS[task](**_fields(MODEL_CONFIGS[task], values)),
+            train=TrainConfig(**_fields(TrainConfig, values)),
+            loader=LoaderConfig(**_fields(LoaderConfig, values)),
+        )
+    if saved.task != task:
+        raise UsageError(f"{run} holds a {saved.task} run, not a {task} run")
+    given = {k: v for k, v in values.items() if k in explicit}
+    if "steps" in given:
+        given.setdefault("epochs", None)
+    if "epochs" in given:
+        given.setdefault("steps", None)
+    return dataclasses.replace(
+        saved,
+        data=data or saved.data,
+        model=replace_fields(saved.model, given),
+        train=replace_fields(saved.train, given),
+        loader=replace_fields(saved.loader, given),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# train
+
+
+@click.group(cls=Group)
+def train() -> None:
+    """Train the paper's networks from a dataset's shards (an existing --run resumes)."""
+
+
+TRAIN_HELP: dict[Task, str] = {
+    "handwriting": "Train the handwriting prediction network (section 4: 3 x 400 LSTM, 20 "
+    "bivariate Gaussians) on a handwriting dataset.",
+    "synthesis": "Train the handwriting synthesis network (section 5: soft window over the "
+    "text) on a handwriting dataset.",
+    "text": "Train the character-level LSTM (section 3) on a text dataset (enwik8, PTB, "
+    "Wikipedia), with truncated backpropagation through contiguous chunks.",
+}
+
+
+def _same(function: Callable[..., Any]) -> Callable[..., Any]:
+    return function
+
+
+def _add_train_command(task: Task) -> None:
+    @train.command(name=task, help=TRAIN_HELP[task])
+    @click.option(
+        "--data", default=None, help="Dataset folder (or URL); a resumed run keeps its own."
+    )
+    @click.option("--run", "run_dir", required=True, help="Run folder (created, or resumed).")
+    @config_options(MODEL_CONFIGS[task])
+    @config_options(TrainConfig)
+    @(config_options(LoaderConfig) if task != "text" else _same)
+    def command(data: str | None, run_dir: str, **values: Any) -> None:
+        ctx = click.get_current_context()
+        explicit = {
+            name for name in values if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
+        }
+        config = run_config(task, data, Path(run_dir), values, explicit)
+        from graves_data.models.train import distributed_from_env
+        from graves_data.models.train import train as train_run
+
+        summary = train_run(config, run_dir)
+        if distributed_from_env().main:
+            _print_summary(run_dir, summary)
+
+
+def _print_summary(run_dir: str, summary: Mapping[str, Any]) -> None:
+    valid = ", ".join(f"{k} {v:.4g}" for k, v in summary["valid"].items())
+    where = f"{summary['task']} run {run_dir}: step {summary['step']}"
+    click.echo(f"{where}; {summary['valid_split']}: {valid}")
+
+
+for _task in MODEL_CONFIGS:
+    _add_train_command(_task)
+
+
+# ---------------------------------------------------------------------------------------------
+# eval and sample
+
+
+@click.command(name="eval")
+@click.option("--run", "run_dir", required=True, help="A trained run folder.")
+@click.option("--split", default="valid", show_default=True, help="Split to evaluate.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--dynamic", is_flag=True, help="Also dynamic evaluation (learning while reading).")
+@click.option("--batches", type=int, default=None, help="Evaluate only the first N batches.")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+def eval_command(
+    run_dir: str, split: str, as_json: bool, dynamic: bool, batches: int | None, device: str
+) -> None:
+    """Evaluate a trained run: nats per sequence and SSE per point, or bits per character."""
+    from graves_data.models.evaluate import evaluate_run
+
+    report = evaluate_run(run_dir, split, device=device, batches=batches, dynamic=dynamic)
+    if as_json:
+        click.echo(json.dumps(report, indent=2, sort_keys=True))
+        return
+    click.echo(f"{report['task']} run {run_dir}, step {report['step']}, split {report['split']}")
+    for key, value in report.items():
+        if isinstance(value, float):
+            click.echo(f"  {key:>18}  {value:.6g}")
+    for key, value in report.get("dynamic", {}).items():
+        click.echo(f"  {'dynamic ' + key:>18}  {value:.6g}")
+
+
+@click.command(name="sample")
+@click.option("--run", "run_dir", required=True, help="A trained run folder.")
+@click.option("--out", required=True, help="Output: .svg or .png (text runs: any file).")
+@click.option("--text", default=None, help="Synthesis: the text to write. Text runs: the prime.")
+@click.option(
+    "--bias", type=float, default=0.0, show_default=True, help="Sampling bias b (eqs 61-62)."
+)
+@click.option("--prime", default=None, help="Prime with this line of the run's dataset (style).")
+@click.option("--steps", type=int, default=None, help="Points (or characters) to sample at most.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--heatmap", default=None, help="Synthesis: window heatmap PNG (default OUT.window.png)."
+)
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+def sample_command(
+    run_dir: str,
+    out: str,
+    text: str | None,
+    bias: float,
+    prime: str | None,
+    steps: int | None,
+    seed: int,
+    heatmap: str | None,
+    device: str,
+) -> None:
+    """Sample handwriting (or text) from a trained run."""
+    from graves_data.models.sample import sample_run
+
+    result = sample_run(
+        run_dir,
+        out,
+        text=text,
+        bias=bias,
+        prime=prime,
+        steps=steps,
+        seed=seed,
+        heatmap=heatmap,
+        device=device,
+    )
+    click.echo(f"wrote {result.out} ({result.points} points)")
+    if result.heatmap is not None:
+        state = "reached the end of the text" if result.stopped else "stopped at --steps"
+        motion = "moved monotonically" if result.monotonic else "moved back at some point"
+        click.echo(f"wrote {result.heatmap}: the window {motion} and {state}")
+
+
+COMMANDS: list[click.Command] = [train, eval_command, sample_command]
+
+
+@click.group(cls=Group)
+def main() -> None:
+    """The networks' commands on their own (`python -m graves_data.models.cli`)."""
+
+
+for _command in COMMANDS:
+    main.add_command(_command)
+
+
+if __name__ == "__main__":
+    main()

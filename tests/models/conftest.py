@@ -1,0 +1,27 @@
+"""Fixtures of the networks' tests: small datasets in the real format, one thread per test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from graves_data.models.testing import write_handwriting_dataset, write_text_dataset
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> None:
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def handwriting_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """96 train and 32 valid lines of synthetic handwriting, 2 shards a split."""
+    return write_handwriting_dataset(tmp_path_factory.mktemp("data") / "handwriting")
+
+
+@pytest.fixture(scope="session")
+def text_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """About 8000 train and 2000 valid bytes of grammar sentences in 20-byte chunks."""
+    return write_text_dataset(tmp_path_factory.mktemp("data") / "text")
