@@ -13,6 +13,7 @@ computed, like --hidden, is refused; --steps, --epochs, --device... are fine).
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import types
 import typing
@@ -46,6 +47,12 @@ class Group(click.Group):
         except GravesDataError as error:
             click.secho(f"error: {error}", err=True, fg="red")
             ctx.exit(error.exit_code)
+
+
+def require_torch() -> None:
+    """A clear error where PyTorch is not installed (the data toolkit runs without it)."""
+    if importlib.util.find_spec("torch") is None:
+        raise UsageError("the networks need PyTorch: pip install 'graves-data[train]'")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -165,6 +172,7 @@ def _add_train_command(task: Task) -> None:
     @config_options(TrainConfig)
     @(config_options(LoaderConfig) if task != "text" else _same)
     def command(data: str | None, run_dir: str, **values: Any) -> None:
+        require_torch()
         ctx = click.get_current_context()
         explicit = {
             name for name in values if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
@@ -203,6 +211,7 @@ def eval_command(
     run_dir: str, split: str, as_json: bool, dynamic: bool, batches: int | None, device: str
 ) -> None:
     """Evaluate a trained run: nats per sequence and SSE per point, or bits per character."""
+    require_torch()
     from graves_data.models.evaluate import evaluate_run
 
     report = evaluate_run(run_dir, split, device=device, batches=batches, dynamic=dynamic)
@@ -243,6 +252,7 @@ def sample_command(
     device: str,
 ) -> None:
     """Sample handwriting (or text) from a trained run."""
+    require_torch()
     from graves_data.models.sample import sample_run
 
     result = sample_run(
