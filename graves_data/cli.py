@@ -255,5 +255,18 @@ _register()
 main.add_command(download_command)
 
 
+def _register_models() -> None:
+    """The networks' commands (train, eval, sample); torch is imported only when one runs."""
+    try:
+        from graves_data.models.cli import COMMANDS
+    except ImportError:
+        return
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_register_models()
+
+
 if __name__ == "__main__":
     main(prog_name="graves-data")
