@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import json
 import math
 import os
@@ -148,6 +149,16 @@ def to_device(value: Any, device: torch.device) -> Any:
     if isinstance(value, (list, tuple)):
         return type(value)(to_device(v, device) for v in value)
     return value
+
+
+def gather_states(mine: Any, world: int) -> list[Any]:
+    """Every process's `mine`, in rank order (sent as torch.save bytes: tensors inside plain
+    pickles do not survive all_gather_object)."""
+    buffer = io.BytesIO()
+    torch.save(mine, buffer)
+    blobs: list[Any] = [None] * world
+    dist.all_gather_object(blobs, buffer.getvalue())
+    return [torch.load(io.BytesIO(blob), weights_only=True) for blob in blobs]
 
 
 def save_atomic(obj: Any, path: Path) -> None:
@@ -318,8 +329,7 @@ class Trainer:
         mine = {"rng": rng_state(), "carry": to_device(self.carry, torch.device("cpu"))}
         ranks: list[Any] = [mine]
         if self.info.world > 1:
-            ranks = [None] * self.info.world
-            dist.all_gather_object(ranks, mine)
+            ranks = gather_states(mine, self.info.world)
         return {
             "format": FORMAT,
             "step": self.step,
