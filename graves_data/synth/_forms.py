@@ -99,7 +99,7 @@ def _compose(
 ) -> tuple[list[list[str]], list[list[bool]]]:
     """The words of each line, and which of them the writer struck out."""
     composer = SentenceComposer(int(rng.integers(0, 2**62)))
-    width = chars_per_line(writer.style, float(rng.uniform(5300.0, 6400.0)))
+    width = chars_per_line(writer.style, float(rng.uniform(4900.0, 6100.0)))
     texts = composer.lines(form.n_lines, width)
     if texts and rng.random() < 0.6:  # the passage ends part-way along the last line
         words = texts[-1].split()

@@ -77,7 +77,6 @@ class Font:
         raw.load_default_font(name)
         self._raw = raw.all_glyphs
         self._cache: dict[str, Glyph] = {}
-        self.space = float(self._raw[" "].char_width) / _EM if " " in self._raw else 0.5
 
     def glyph(self, char: str) -> Glyph:
         """The glyph of one character; ValueError for a character the fonts cannot draw."""

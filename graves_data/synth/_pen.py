@@ -6,12 +6,13 @@ Two steps, both vectorised over a whole text line:
    (`_glyphs`) with the writer's size, width, slant, spacing, glyph-to-glyph jitter, a wavy
    and tilted baseline, letters run together where this writer's pen would not lift, and the
    i dots, t bars and accents of each word written after it.
-2. `sample_line` moves a pen along those paths in time and reads it like the eBeam system: the
-   paths are rounded (corner cutting), the pen speed follows the two-thirds power law of
-   handwriting (slower in tight curves, v = K * R^(1/3)) with a smooth start and stop on each
-   stroke, pen-up pauses depend on the distance travelled, and the position is read on a clock
-   of about 60-100 Hz whose readings, rounded to 10 ms, step 0.01/0.02 s (or 0.03/0.04 s on a
-   slow session) like the release's. A small tremor and integer board coordinates finish it.
+2. `sample_line` moves a pen along those paths in time and reads it like the eBeam system:
+   the paths are rounded (corner cutting); the pen speed follows a power law of the curvature,
+   like the two-thirds law of handwriting (slower in tight curves), with a smooth start and
+   stop on each stroke; pen-up pauses depend on the distance travelled; and the position is
+   read on a clock of about 40-70 Hz whose readings, rounded to 10 ms, step 0.01/0.02 s (or
+   0.03/0.04 s on a slow session) like the release's. A small tremor and integer board
+   coordinates finish it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,14 @@ from graves_data.synth._glyphs import Font, Piece, font
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
+# Pen kinematics: v = K * R**POWER_LAW within [SPEED_FLOOR, 1] * SPEED_CAP * K, eased over the
+# first and last EASE_LENGTH cap heights of a stroke from EASE_FLOOR of that speed.
+POWER_LAW = 0.4
+SPEED_CAP = 7.0
+SPEED_FLOOR = 0.025
+EASE_LENGTH = 0.3
+EASE_FLOOR = 0.08
+
 
 @dataclass(frozen=True)
 class WriterStyle:
@@ -40,7 +49,7 @@ class WriterStyle:
     letter_spacing: float  # em added between glyphs
     word_spacing: float  # em between words
     join_prob: float  # chance the pen runs from one letter into the next
-    speed: float  # K of v = K * R**(1/3)
+    speed: float  # K of v = K * R**POWER_LAW
     tremor: float  # amplitude of the hand's tremor
     jitter: float  # glyph-to-glyph variation of size and position (fraction of em)
     drift: float  # amplitude of the baseline's waviness
@@ -55,21 +64,21 @@ def draw_style(rng: np.random.Generator) -> WriterStyle:
     """A random writer, in the ranges the release's writers span."""
     cursive = rng.random() < 0.72
     name = str(rng.choice(["scripts", "cursive"])) if cursive else "futural"
-    cap = float(rng.uniform(230.0, 340.0))
+    cap = float(rng.uniform(230.0, 342.0))
     slow_clock = rng.random() < 0.12
     return WriterStyle(
         font=name,
         cap_height=cap,
-        aspect=float(rng.uniform(0.78, 1.02) if cursive else rng.uniform(0.68, 0.88)),
+        aspect=float(rng.uniform(0.86, 1.12) if cursive else rng.uniform(0.75, 0.96)),
         slant=float(np.clip(rng.normal(0.18, 0.14), -0.12, 0.5)),
         letter_spacing=float(rng.uniform(-0.02, 0.06)),
         word_spacing=float(rng.uniform(0.35, 0.65) + (0.0 if cursive else 0.2)),
         join_prob=float(rng.uniform(0.7, 0.97) if cursive else rng.uniform(0.0, 0.15)),
-        speed=float(rng.lognormal(math.log(360.0), 0.2)),
+        speed=float(rng.lognormal(math.log(394.0), 0.2)),
         tremor=float(rng.uniform(0.6, 2.6)),
         jitter=float(rng.uniform(0.02, 0.07)),
-        drift=float(rng.uniform(5.0, 40.0)),
-        tilt=float(rng.normal(0.0, 0.012)),
+        drift=float(rng.uniform(10.0, 60.0)),
+        tilt=float(rng.normal(0.0, 0.02)),
         period=float(rng.uniform(0.0205, 0.026) if slow_clock else rng.uniform(0.0138, 0.0162)),
         pause=float(rng.uniform(0.08, 0.2)),
         line_spacing=float(cap * rng.uniform(1.45, 1.9)),
@@ -275,8 +284,10 @@ def _local_times(
 ) -> tuple[FloatArray, IntArray]:
     """Time of each vertex since its stroke began, and the index of each stroke's last vertex.
 
-    Speed follows v = K * R^(1/3) (R: radius of curvature), clipped, and eases in and out over
-    the first and last stretch of each stroke, as a hand accelerates and brakes.
+    Speed follows a power law of the radius of curvature R (the two-thirds law of handwriting
+    says v = K * R^(1/3); a steeper 0.4 gives the release's wider spread of step lengths),
+    clipped, and eases in and out over the first and last stretch of each stroke, as a hand
+    accelerates and brakes.
     """
     n = len(points)
     same = sid[1:] == sid[:-1]
@@ -289,8 +300,8 @@ def _local_times(
     local_len = 0.5 * (length[:-1] + length[1:]) + 1e-6
     turn[1:-1] = np.where(inner, bend / local_len, 0.0)
     radius = 1.0 / np.maximum(turn, 1e-5)
-    v_max = style.speed * 10.0
-    speed = np.clip(style.speed * np.cbrt(radius), 0.035 * v_max, v_max)
+    v_max = style.speed * SPEED_CAP
+    speed = np.clip(style.speed * radius**POWER_LAW, SPEED_FLOOR * v_max, v_max)
     # distance along the stroke from its start and to its end
     cum = np.concatenate([[0.0], np.cumsum(length)])
     first = np.ones(n, np.bool_)
@@ -299,8 +310,8 @@ def _local_times(
     from_start = cum - cum[stroke_start]
     last_vertex = np.nonzero(np.concatenate([~same, [True]]))[0]
     to_end = cum[last_vertex][sid] - cum
-    ease = np.clip(np.minimum(from_start, to_end) / (0.2 * style.cap_height), 0.0, 1.0)
-    speed = speed * (0.15 + 0.85 * ease * ease * (3.0 - 2.0 * ease))
+    ease = np.clip(np.minimum(from_start, to_end) / (EASE_LENGTH * style.cap_height), 0.0, 1.0)
+    speed = speed * (EASE_FLOOR + (1.0 - EASE_FLOOR) * ease * ease * (3.0 - 2.0 * ease))
     step = length / (0.5 * (speed[:-1] + speed[1:])) + 1e-7 * same
     elapsed = np.concatenate([[0.0], np.cumsum(step)])
     local = elapsed - elapsed[stroke_start]
@@ -324,8 +335,12 @@ def _pen_up_gaps(
     lasts = points[np.concatenate([bounds[1:] - 1, [len(points) - 1]])]
     flight = np.hypot(*(firsts[1:] - lasts[:-1]).T)
     new_word = np.diff(np.asarray(owners)) != 0
-    pause = style.pause * rng.lognormal(0.0, 0.35, n_strokes - 1)
-    gaps: FloatArray = pause + flight / 9000.0 + new_word * rng.uniform(0.02, 0.12, n_strokes - 1)
+    pause = style.pause * rng.lognormal(0.0, 0.6, n_strokes - 1)
+    # now and then the writer stops to read on in the text being copied
+    reading = (rng.random(n_strokes - 1) < 0.06) * rng.uniform(0.4, 2.5, n_strokes - 1)
+    gaps: FloatArray = (
+        pause + flight / 9000.0 + new_word * rng.uniform(0.02, 0.12, n_strokes - 1) + reading
+    )
     return gaps
 
 

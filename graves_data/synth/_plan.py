@@ -203,6 +203,8 @@ def _form_defects(forms: list[FormPlan], rate: float, rng: np.random.Generator) 
         return
     for form in forms[1:]:
         hits = [kind for kind in FORM_DEFECTS if rng.random() < rate]
+        if form.n_lines < 2:  # a transcription one line short needs two lines to merge
+            hits = [kind for kind in hits if kind != "misaligned_transcription"]
         if hits:
             form.form_defect = hits[int(rng.integers(len(hits)))]
     for kind in FORM_DEFECTS:
