@@ -10,9 +10,9 @@ Two steps, both vectorised over a whole text line:
    the paths are rounded (corner cutting); the pen speed follows a power law of the curvature,
    like the two-thirds law of handwriting (slower in tight curves), with a smooth start and
    stop on each stroke; pen-up pauses depend on the distance travelled; and the position is
-   read on a clock of about 40-70 Hz whose readings, rounded to 10 ms, step 0.01/0.02 s (or
-   0.03/0.04 s on a slow session) like the release's. A small tremor and integer board
-   coordinates finish it.
+   read on a clock of about 65 Hz (40 Hz for some writers, slowing to under 30 Hz on some
+   forms) whose readings, rounded to 10 ms, step 0.01/0.02 s (0.03/0.04 s on a slow session)
+   like the release's. A small tremor and integer board coordinates finish it.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def draw_style(rng: np.random.Generator) -> WriterStyle:
         tilt=float(rng.normal(0.0, 0.02)),
         period=float(rng.uniform(0.0205, 0.026) if slow_clock else rng.uniform(0.0138, 0.0162)),
         pause=float(rng.uniform(0.08, 0.2)),
-        line_spacing=float(cap * rng.uniform(1.45, 1.9)),
+        line_spacing=float(cap * rng.uniform(1.9, 2.5)),
         margin=float(rng.uniform(650.0, 1500.0)),
     )
 
