@@ -6,11 +6,14 @@ here. Nothing registers itself on import: what exists is this dict.
 
 from __future__ import annotations
 
-from graves_data.corpora import iam_ondb
+from graves_data.corpora import enwik8, iam_ondb, ptb, wikipedia
 from graves_data.corpus import CorpusSpec
 
 CORPORA: dict[str, CorpusSpec] = {
     iam_ondb.SPEC.name: iam_ondb.SPEC,
+    enwik8.SPEC.name: enwik8.SPEC,
+    ptb.SPEC.name: ptb.SPEC,
+    wikipedia.SPEC.name: wikipedia.SPEC,
 }
 
 
