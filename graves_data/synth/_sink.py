@@ -53,7 +53,10 @@ class _Archive:
     def __init__(self, path: Path) -> None:
         # held open across many add() calls, closed in close()
         self._raw: BinaryIO = path.open("wb")
-        self._gzip = gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0)
+        # level 6, gzip's own default: level 9 takes twice the time for 2% less
+        self._gzip = gzip.GzipFile(
+            filename="", mode="wb", compresslevel=6, fileobj=self._raw, mtime=0
+        )
         self._tar = tarfile.TarFile(fileobj=self._gzip, mode="w", format=tarfile.USTAR_FORMAT)
         self._dirs: set[str] = set()
 
