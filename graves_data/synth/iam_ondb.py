@@ -18,6 +18,29 @@ speed, tremor and baseline drift, sampled like the eBeam pen. The release's form
 always there; `defects` adds the damage real lines and forms have, and SYNTH.json lists
 exactly what was injected where, so tests can check that a build cleans or quarantines it.
 Same seed and parameters, same bytes (archives included).
+
+SYNTH.json (also the return value of `synth_iam_ondb`):
+
+    params, layout ("folders" | "archives"), version
+    totals        forms, lines, writers, points, strokes, stroke_xml_bytes
+    lists         per list: forms, lines, writers
+    unlisted      form ids in no list (quirk `not_in_list`, or a placeholder transcription)
+    defect_counts lines: per kind, lines with it; forms: per kind, forms with it
+    forms[id]     writer (who wrote it), writer_id (what the original XML says: None without
+                  General or without the file), list, lines (stroke files), csr_lines,
+                  points, stroke_xml_bytes, original (file written), xml_form_id (Form@id),
+                  quirks (no_general, form_id_mismatch, double_escaped_quotes,
+                  utf8_declaration, crlf | lf, trailing_spaces, ocr_text, tokenised_full,
+                  tokenised_quotes, unreadable_word, not_in_list: only those the files show),
+                  defects (misaligned_transcription: one CSR line fewer than stroke files;
+                  placeholder_transcription; missing_original)
+    lines[id]     text (the line's transcription, as the CSR has it when aligned), points,
+                  strokes (<Stroke> elements, empty ones included), defects:
+                  {dropped: [{stroke, after, count}], spikes: [{stroke, point, count}],
+                   zero_times: [{stroke, point, count}], duplicates: [{stroke, point}],
+                   empty_strokes: [stroke, ...]}
+                  with `stroke` counting every <Stroke> of the file from 0 and `point` the
+                  points of that stroke from 0 (see `_defects`).
 """
 
 from __future__ import annotations

@@ -200,6 +200,32 @@ def test_the_grammar_fits_the_real_sample() -> None:
         _check_stroke_grammar(path.read_bytes())
 
 
+def _shapes(paths: list[Path]) -> set[tuple[str, tuple[str, ...]]]:
+    """Every element path of the files with its attribute names, e.g.
+    ('WhiteboardCaptureSession/General/Form', ('id', 'saveTime', 'writerID'))."""
+    shapes = set()
+    for path in paths:
+        tree = etree.parse(str(path), PARSER)
+        for element in tree.iter():
+            route = tree.getelementpath(element)
+            name = "/".join(re.sub(r"\[\d+\]", "", step) for step in route.split("/"))
+            shapes.add(
+                (
+                    f"{tree.getroot().tag}/{name}" if name != "." else name,
+                    tuple(sorted(element.keys())),
+                )
+            )
+    return shapes
+
+
+def test_xml_elements_and_attributes_are_the_releases(damaged: Corpus) -> None:
+    sample = shared_sample("iam-ondb-sample")
+    for part in ("lineStrokes", "original"):
+        real = _shapes(sorted((sample / part).rglob("*.xml")))
+        ours = _shapes(sorted((damaged.root / part).rglob("*.xml"))[:60])
+        assert ours == real, (part, ours ^ real)
+
+
 def test_stroke_files_describe_their_extent_and_times(damaged: Corpus) -> None:
     for path in damaged.stroke_files():
         line = read_line(path)
