@@ -412,3 +412,17 @@ SPEC = CorpusSpec(
     synth_params=Enwik8SynthParams,
     synth=write_enwik8,
 )
+
+
+# --- where the release is published: `graves-data download enwik8` -----------------------------
+from graves_data.download import DownloadSpec, RemoteFile  # noqa: E402
+
+# The release is known by its zip's size, 36,445,475 bytes, which is checked; no checksum is
+# published for it, so SOURCES.json records the sha256 of what came. `--mirror` replaces the base.
+DOWNLOADS = DownloadSpec(
+    corpus=NAME,
+    base_url="http://mattmahoney.net/dc/",
+    files=(RemoteFile("enwik8.zip", "enwik8.zip", size=36_445_475),),
+    homepage="http://mattmahoney.net/dc/textdata.html",
+    notes="known size checked; no checksum published",
+)
