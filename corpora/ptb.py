@@ -292,3 +292,18 @@ SPEC = CorpusSpec(
     synth_params=PtbSynthParams,
     synth=write_ptb,
 )
+
+
+# --- where the release is published: `graves-data download ptb` --------------------------------
+from graves_data.download import DownloadSpec, RemoteFile  # noqa: E402
+
+# Mikolov's RNNLM page serves simple-examples.tgz with no size or checksum beside it; its size,
+# 34,869,662 bytes, is the one the widely used loaders (TensorFlow's PTB tutorial among them)
+# check, so it is checked here too, and SOURCES.json records the sha256 of what came.
+DOWNLOADS = DownloadSpec(
+    corpus=NAME,
+    base_url="http://www.fit.vutbr.cz/~imikolov/rnnlm/",
+    files=(RemoteFile(ARCHIVE, ARCHIVE, size=34_869_662),),
+    homepage="http://www.fit.vutbr.cz/~imikolov/rnnlm/",
+    notes="no published size or checksum; the size is the one common loaders check",
+)
