@@ -903,3 +903,19 @@ SPEC = CorpusSpec(
     synth_params=DumpSynthParams,
     synth=write_dump,
 )
+
+
+# --- where the dumps are published: `graves-data download wikipedia` ---------------------------
+from graves_data.download import WIKIMEDIA_DUMPS, DownloadSpec, wikimedia_dump_files  # noqa: E402
+
+# <lang>wiki/<date>/<lang>wiki-<date>-pages-articles[-multistream].xml.bz2, the multistream
+# index with --multistream, and the dump's own sha1sums.txt (md5sums where it has no sha1),
+# which gives each file's checksum before the transfer starts. `--mirror` takes the folder of
+# a Wikimedia dump mirror that holds <lang>wiki/.
+DOWNLOADS = DownloadSpec(
+    corpus=NAME,
+    base_url=WIKIMEDIA_DUMPS,
+    resolver=wikimedia_dump_files,
+    homepage="https://dumps.wikimedia.org/",
+    notes="checksums from the dump's published sha1sums (or md5sums) file",
+)
