@@ -925,3 +925,57 @@ def test_download_is_a_graves_data_command(iam_site: Site, tmp_path: Path) -> No
     result = CliRunner().invoke(main, args, env=env)
     assert result.exit_code == 0, result.output
     assert read_sources_json(tmp_path / "raw")[0]["path"] == "lineStrokes-all.tar.gz"
+
+
+# --- the corpora's own specs, pointed at the local site with --mirror --------------------------
+
+
+@pytest.mark.parametrize(
+    ("corpus", "base"),
+    [
+        ("iam-ondb", "https://fki.tic.heia-fr.ch/DBs/iamOnDB/"),
+        ("enwik8", "http://mattmahoney.net/dc/"),
+        ("ptb", "http://www.fit.vutbr.cz/~imikolov/rnnlm/"),
+        ("wikipedia", "https://dumps.wikimedia.org/"),
+    ],
+)
+def test_every_corpus_names_its_official_source(corpus: str, base: str) -> None:
+    the_spec = dl.download_spec(corpus)
+    assert the_spec.corpus == corpus and the_spec.base_url == base
+    assert the_spec.files or the_spec.resolver is not None
+
+
+def test_iam_ondb_release_through_a_mirror(site: Site, tmp_path: Path, retry: RetryPolicy) -> None:
+    archives = ("lineStrokes-all.tar.gz", "ascii-all.tar.gz", "original-xml-all.tar.gz")
+    for i, name in enumerate(archives):
+        site.add(f"data/{name}", make_targz(30 + i, 20_000), auth=(USER, PASSWORD))
+    for name in ("trainset", "testset_v", "testset_t"):  # testset_f.txt missing: reported
+        site.add(f"{name}.txt", b"a01-000u\n")
+    got = download("iam-ondb", tmp_path, user=USER, password=PASSWORD, mirror=site.url, retry=retry)
+    names = [*archives, "trainset.txt", "testset_v.txt", "testset_t.txt"]
+    assert [f.name for f in got] == names
+    assert sorted(e["path"] for e in read_sources_json(tmp_path)) == sorted(names)
+
+
+@pytest.mark.parametrize(
+    ("corpus", "name", "size"),
+    [("enwik8", "enwik8.zip", 36_445_475), ("ptb", "simple-examples.tgz", 34_869_662)],
+)
+def test_known_release_sizes_are_checked(
+    site: Site, tmp_path: Path, retry: RetryPolicy, corpus: str, name: str, size: int
+) -> None:
+    site.add(name, b"PK\x03\x04 a truncated archive")
+    with pytest.raises(IntegrityError, match=f"{name}: size mismatch: expected {size}, got 24"):
+        download(corpus, tmp_path, mirror=site.url, progress=False, retry=retry)
+    assert not (tmp_path / name).exists()
+
+
+def test_wikipedia_release_through_a_mirror(site: Site, tmp_path: Path, retry: RetryPolicy) -> None:
+    name = "dewiki-20261101-pages-articles.xml.bz2"
+    links = '<a href="20261101/">20261101/</a>'
+    site.add("dewiki/", links.encode())
+    site.add(f"dewiki/20261101/{name}", b"dump")
+    digest = hashlib.sha1(b"dump").hexdigest()
+    site.add("dewiki/20261101/dewiki-20261101-sha1sums.txt", f"{digest}  {name}\n".encode())
+    got = download("wikipedia", tmp_path, lang="de", mirror=site.url, progress=False, retry=retry)
+    assert [f.name for f in got] == [name, "dewiki-20261101-sha1sums.txt"]
