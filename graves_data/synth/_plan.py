@@ -40,6 +40,8 @@ _SUFFIXES = ("z", "", "w", "x", "u", "a", "b")
 _SUFFIX_WEIGHTS = (0.82, 0.11, 0.02, 0.02, 0.01, 0.01, 0.01)
 _LINES_PER_FORM = (4, 5, 6, 7, 8, 9, 10, 11)
 _LINES_WEIGHTS = (0.04, 0.12, 0.2, 0.24, 0.2, 0.12, 0.05, 0.03)
+# ids are drawn from 15 categories x 10 texts x 600 passages; leave room to draw them
+MAX_FORMS = 60_000
 # forms with at least this many siblings get each quirk at least once
 _QUIRK_FLOOR_FORMS = 8
 EPOCH = (2004, 10, 4)  # sessions fall in the weeks after this day (the release's autumn 2004)
@@ -101,16 +103,23 @@ def default_writers(lines: int) -> int:
     return max(4, round(RELEASE_WRITERS * lines / RELEASE_LINES))
 
 
-def plan_corpus(lines: int, writers: int, seed: int, rate: float) -> CorpusPlan:
-    """The whole corpus's plan. `lines` and `writers` are already checked and compatible."""
+def plan_corpus(lines: int, writers: int | None, seed: int, rate: float) -> CorpusPlan:
+    """The whole corpus's plan; `writers` None: scaled like the release (at most one a form)."""
     rng = np.random.default_rng([seed, 0x1A4])
     sizes = _form_sizes(lines, rng)
+    if len(sizes) > MAX_FORMS:
+        raise UsageError(
+            f"{lines} lines make {len(sizes)} forms, more than the {MAX_FORMS} distinct "
+            "release-style form ids there are room for; ask for fewer lines"
+        )
     ids = _form_ids(len(sizes), rng)
     seeds = rng.integers(0, 2**63 - 1, size=len(sizes))
     forms = [
         FormPlan(index=i, form_id=fid, writer=-1, n_lines=n, seed=int(s))
         for i, (fid, n, s) in enumerate(zip(ids, sizes, seeds, strict=True))
     ]
+    if writers is None:
+        writers = min(default_writers(lines), len(forms))
     if writers > len(forms):
         raise UsageError(
             f"{writers} writers need at least {writers} forms, but {lines} lines make "

@@ -65,7 +65,6 @@ from graves_data.synth._plan import (
     LISTS,
     RELEASE_LINES,
     FormPlan,
-    default_writers,
     plan_corpus,
 )
 from graves_data.synth._sink import ARCHIVES, ArchiveSink, FolderSink, Sink, write_atomically
@@ -129,8 +128,7 @@ def synth_iam_ondb(
     """
     params.check()
     root = Path(out)
-    writers = default_writers(params.lines) if params.writers is None else params.writers
-    plan = plan_corpus(params.lines, writers, params.seed, params.defects)
+    plan = plan_corpus(params.lines, params.writers, params.seed, params.defects)
     _prepare(root, overwrite)
     sink: Sink = ArchiveSink(root) if params.archives else FolderSink(root)
     forms: dict[str, dict[str, Any]] = {}
@@ -148,7 +146,7 @@ def synth_iam_ondb(
     for name in LISTS:
         listed = _list_order(plan.forms, name)
         write_atomically(root / f"{name}.txt", split_list(listed))
-    synth = _summary(params, writers, forms, lines)
+    synth = _summary(params, len(plan.writers), forms, lines)
     text = json.dumps(synth, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
     write_atomically(root / SYNTH_FILE, text.encode("utf-8"))
     return synth

@@ -25,6 +25,7 @@ import pytest
 from lxml import etree
 
 from graves_data.errors import OutputExists, UsageError
+from graves_data.synth._plan import plan_corpus
 from graves_data.synth.iam_ondb import IamSynthParams, synth_iam_ondb
 from tests.conftest import shared_sample
 
@@ -526,12 +527,16 @@ def test_sizes_are_release_like(damaged: Corpus) -> None:
     assert 1 <= np.median(steps) <= 4  # 0.01 - 0.04 s between readings
 
 
-def test_scaled_to_the_full_release_size() -> None:
-    params = IamSynthParams(lines=12195)
-    assert params.writers is None
-    from graves_data.synth._plan import default_writers
-
-    assert default_writers(12195) == 221
+def test_full_size_plan_is_the_releases_shape() -> None:
+    """The plan alone (no ink) of a full-size corpus: 221 writers, the lists' line counts."""
+    plan = plan_corpus(12195, None, seed=0, rate=0.0)
+    assert len(plan.writers) == 221
+    assert sum(f.n_lines for f in plan.forms) == 12195
+    assert 1650 < len(plan.forms) < 1850  # the release: about 1,750 forms
+    for name, release in RELEASE.items():
+        lines = sum(f.n_lines for f in plan.forms if f.list_name == name)
+        assert abs(lines - release) < 0.03 * release, (name, lines, release)
+    assert plan.forms[0].form_id == "a01-000u"
 
 
 def test_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:
@@ -563,7 +568,7 @@ def test_impossible_parameters_are_user_errors(tmp_path: Path, params: IamSynthP
 
 
 def test_tiny_corpus_still_has_the_demo_line(tmp_path: Path) -> None:
-    corpus = _make(tmp_path, lines=3, writers=1, defects=1.0)
+    corpus = _make(tmp_path, lines=3, defects=1.0)
     assert corpus.line_path("a01-000u-01").is_file()
     assert list(corpus.synth["forms"]) == ["a01-000u"]
     assert corpus.synth["forms"]["a01-000u"]["list"] in LISTS
