@@ -550,7 +550,10 @@ def assemble_manifest(job: BuildJob, results: Sequence[UnitResult]) -> dict[str,
 
 def downloaded_sources(raw: Location) -> list[dict[str, Any]]:
     """Entries of the raw folder's SOURCES.json (written by `graves-data download`): the URL
-    each file came from. The build's own checksum of a file it read wins over the recorded one."""
+    each file came from. The build's own checksum of a file it read wins over the recorded one.
+    Where the raw input is one file (`--raw enwik8.zip`), the SOURCES.json beside it."""
+    if raw.exists() and not raw.is_dir():
+        raw = raw.parent()
     if raw.is_local:
         from graves_data.download import read_sources_json
 
