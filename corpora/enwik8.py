@@ -105,16 +105,16 @@ class RawSource:
         return resolve(self.url)
 
 
-def find_raw(raw: Location) -> tuple[Location, RawSource]:
-    """The raw root (for relative paths) and the source: `enwik8`, `enwik8.zip` or a folder."""
+def find_raw(raw: Location) -> RawSource:
+    """The source: the `enwik8` file, `enwik8.zip`, or a folder holding either."""
     if not raw.exists():
         raise InputNotFound(f"{raw.url}: no such file or folder")
     if raw.is_dir():
         for name in ("enwik8", "enwik8.zip"):
             if raw.join(name).exists():
-                return raw, _source(raw.join(name), name)
+                return _source(raw.join(name), name)
         raise NotACorpus(f"{raw.url}: no enwik8 or enwik8.zip in this folder")
-    return raw.parent(), _source(raw, raw.name)
+    return _source(raw, raw.name)
 
 
 def _source(location: Location, rel: str) -> RawSource:
@@ -352,7 +352,7 @@ def build(
     execution = execution or Execution()
     if params.seq_len < 1:
         raise UsageError(f"--seq-len must be positive, got {params.seq_len}")
-    root, source = find_raw(resolve(raw))
+    source = find_raw(resolve(raw))
     if source.size == 0:
         raise NotACorpus(f"{source.url}: empty file")
     ranges = split_ranges(source.size, params.split)
@@ -383,7 +383,7 @@ def build(
     job = BuildJob(
         corpus=NAME,
         params=params_dict(params),
-        raw=root,
+        raw=resolve(raw),  # what the user named: the output may sit beside a raw file
         out=resolve(out),
         schema=text_schema(params.seq_len, vocab_id_type(vocab)),
         vocab=vocab,

@@ -263,7 +263,7 @@ def build(
     job = BuildJob(
         corpus=NAME,
         params=params_dict(params),
-        raw=root,
+        raw=resolve(raw),  # what the user named: the output may sit beside a raw file
         out=resolve(out),
         schema=text_schema(params.seq_len, vocab_id_type(vocab)),
         vocab=vocab,

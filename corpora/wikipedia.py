@@ -241,7 +241,7 @@ def _parser() -> etree.XMLParser:
     return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
 
 
-def open_dump(raw: Location, index: str | None) -> tuple[Location, Dump]:
+def open_dump(raw: Location, index: str | None) -> Dump:
     root, location, index_location = find_dump(raw, index)
     is_bz2 = location.path.endswith(".bz2")
     head = read_head(location, is_bz2)
@@ -261,7 +261,7 @@ def open_dump(raw: Location, index: str | None) -> tuple[Location, Dump]:
     )
     if dump.index_url is not None and not dump.bz2:
         raise UsageError("--index goes with a multistream .xml.bz2 dump, not a plain .xml file")
-    return root, dump
+    return dump
 
 
 # ---------------------------------------------------------------------------------------------
@@ -799,7 +799,7 @@ def build(
     params = params or WikipediaParams()
     execution = execution or Execution()
     splits = _check(params)
-    root, dump = open_dump(resolve(raw), params.index)
+    dump = open_dump(resolve(raw), params.index)
     target = max(1, round(params.shard_mb * 1_000_000))
     ranges = bz2_ranges(dump, max(1, target // BZ2_RATIO)) if dump.bz2 else xml_ranges(dump, target)
     files = [(resolve(dump.url), dump.rel)]
@@ -809,7 +809,7 @@ def build(
     job = BuildJob(
         corpus=NAME,
         params=params_dict(params),
-        raw=root,
+        raw=resolve(raw),  # what the user named: the output may sit beside a raw file
         out=resolve(out),
         schema=text_schema(params.seq_len, pa.uint16()),
         vocab=Vocab("char", (), ()),

@@ -340,6 +340,7 @@ _DROPPED_TAGS = frozenset(
 _LIST_MARKERS = frozenset({"li", "dt", "dd", "hr"})
 _BLANK_LINES = re.compile(r"\n[ \t]*(\n[ \t]*)+\n")
 _TRAILING_SPACE = re.compile(r"[ \t]+\n")
+_LEADING_SPACE = re.compile(r"\n[ \t]+")
 
 
 def wikitext_to_plain(wikitext: str) -> str:
@@ -349,12 +350,13 @@ def wikitext_to_plain(wikitext: str) -> str:
     links, reference bodies and table cells. Kept: text, the visible text of article links and
     external links, headings (as their own line), bold/italic/html contents, entities decoded.
     Dropped: templates, references, tables, math, galleries, comments, category / file /
-    interlanguage links, list and rule markers. Runs of blank lines become one blank line.
+    interlanguage links, list and rule markers. Spaces around lines go (the markers' and a preformatted line's), and
+    runs of blank lines become one blank line.
     """
     import mwparserfromhell
 
     plain = _plain(mwparserfromhell.parse(wikitext, skip_style_tags=False))
-    plain = _TRAILING_SPACE.sub("\n", plain)
+    plain = _LEADING_SPACE.sub("\n", _TRAILING_SPACE.sub("\n", plain))
     return _BLANK_LINES.sub("\n\n", plain).strip()
 
 
