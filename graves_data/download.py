@@ -273,11 +273,12 @@ def _human_bytes(n: int | None) -> str:
 
 def read_sources_json(raw_folder: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """The entries of `raw_folder/SOURCES.json` ({path, url, size, sha256}, sorted by path), or
-    an empty list when the folder has none (a raw folder made by hand or by `synth`)."""
+    an empty list when there is none (a raw folder made by hand or by `synth`, or a raw input
+    that is one file rather than a folder)."""
     path = Path(raw_folder) / SOURCES_FILE
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return []
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SourcesFileError(f"{path}: cannot be read as JSON ({exc})") from None

@@ -830,6 +830,8 @@ def test_date_options_only_apply_to_wikipedia(tmp_path: Path) -> None:
 
 def test_read_sources_json_missing_and_malformed(tmp_path: Path) -> None:
     assert read_sources_json(tmp_path) == []
+    (tmp_path / "enwik8").write_bytes(b"a raw input that is a file")
+    assert read_sources_json(tmp_path / "enwik8") == []
     (tmp_path / "SOURCES.json").write_text('{"files": [{"path": "x"}]}')
     with pytest.raises(SourcesFileError, match="malformed entry"):
         read_sources_json(tmp_path)
