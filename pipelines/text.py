@@ -350,8 +350,8 @@ def wikitext_to_plain(wikitext: str) -> str:
     links, reference bodies and table cells. Kept: text, the visible text of article links and
     external links, headings (as their own line), bold/italic/html contents, entities decoded.
     Dropped: templates, references, tables, math, galleries, comments, category / file /
-    interlanguage links, list and rule markers. Spaces around lines go (the markers' and a preformatted line's), and
-    runs of blank lines become one blank line.
+    interlanguage links, list and rule markers. Spaces around lines go (the markers' and a
+    preformatted line's), and runs of blank lines become one blank line.
     """
     import mwparserfromhell
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter
 
@@ -131,7 +132,7 @@ def test_char_encoding_round_trips(text: str) -> None:
 def test_chunk_ranges_partition_the_split(total: int) -> None:
     ranges = plan_chunk_ranges(total, 100, 3)
     assert ranges[0].start == 0 and ranges[-1].stop == total
-    for a, b in zip(ranges, ranges[1:], strict=False):
+    for a, b in itertools.pairwise(ranges):
         assert a.stop == b.start and a.end_row == b.first_row
         assert a.start % 100 == 0
     assert sum(r.end_row - r.first_row for r in ranges) == math.ceil(total / 100)
