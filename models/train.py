@@ -91,6 +91,12 @@ def init_distributed(device: str) -> tuple[Distributed, bool]:
     return info, True
 
 
+def close_distributed() -> None:
+    """Leave the process group together (gloo aborts a process that leaves alone)."""
+    dist.barrier()
+    dist.destroy_process_group()
+
+
 def resolve_device(name: str, info: Distributed) -> torch.device:
     if name == "cuda":
         if not torch.cuda.is_available():
@@ -535,21 +541,28 @@ def train(config: RunConfig, run: str | Path) -> dict[str, Any]:
     """
     info, created = init_distributed(config.train.device)
     try:
-        config = prepare(config)
-        run_dir = Path(run)
-        if (run_dir / CHECKPOINT).exists():
-            found = differences(RunConfig.load(run_dir), config)
-            if found:
-                raise UsageError(f"{run_dir} holds a run with other settings: " + "; ".join(found))
-        trainer = Trainer(config, run_dir, info)
-        trainer.resume()
-        if info.main:
-            config.save(run_dir)
-            dataset = open_kind(config.data, dataset_kind(config.task))
-            (run_dir / VOCAB).write_bytes(dataset.root.join(VOCAB).read_bytes())
-        if info.world > 1:
-            dist.barrier()
-        return trainer.fit()
-    finally:
-        if created:
+        summary = _train(config, Path(run), info)
+    except BaseException:
+        if created:  # torchrun stops the other processes; no barrier to wait at
             dist.destroy_process_group()
+        raise
+    if created:
+        close_distributed()
+    return summary
+
+
+def _train(config: RunConfig, run_dir: Path, info: Distributed) -> dict[str, Any]:
+    config = prepare(config)
+    if (run_dir / CHECKPOINT).exists():
+        found = differences(RunConfig.load(run_dir), config)
+        if found:
+            raise UsageError(f"{run_dir} holds a run with other settings: " + "; ".join(found))
+    trainer = Trainer(config, run_dir, info)
+    trainer.resume()
+    if info.main:
+        config.save(run_dir)
+        dataset = open_kind(config.data, dataset_kind(config.task))
+        (run_dir / VOCAB).write_bytes(dataset.root.join(VOCAB).read_bytes())
+    if info.world > 1:
+        dist.barrier()
+    return trainer.fit()
