@@ -174,6 +174,8 @@ def _quirk_names(form: FormPlan, transcript: list[str]) -> list[str]:
     """The quirks this form's files show (only those that can be seen in them)."""
     names = []
     joined = " ".join(transcript)
+    if form.no_original:
+        names.append("no_original")
     if form.has_original:
         if not form.general:
             names.append("no_general")

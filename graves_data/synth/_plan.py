@@ -80,12 +80,13 @@ class FormPlan:
     trailing: bool = False
     ocr: bool = False
     tokenise: str = "none"  # none | full | quotes
+    no_original: bool = False  # the release has no original XML for some forms
     form_defect: str | None = None
     line_defects: list[frozenset[str]] = field(default_factory=list)
 
     @property
     def has_original(self) -> bool:
-        return self.form_defect != "missing_original"
+        return not self.no_original and self.form_defect != "missing_original"
 
     @property
     def in_list(self) -> bool:
@@ -244,8 +245,11 @@ def _quirks(forms: list[FormPlan], rng: np.random.Generator) -> None:
         if rng.random() < 0.05:
             form.xml_form_id = _mismatched_id(form, previous.get(form.writer), rng)
         previous[form.writer] = form.form_id
+        form.no_original = form.index > 0 and rng.random() < 0.03
     if len(forms) < _QUIRK_FLOOR_FORMS:
         return
+    healthy = [f for f in forms[1:] if f.form_defect is None]
+    _ensure(healthy, "no_original", True, rng)
     seen = [f for f in forms[1:] if f.has_original]
     _ensure(seen, "general", False, rng)
     mismatched = [f for f in seen if f.general]
@@ -268,7 +272,6 @@ def _quirks(forms: list[FormPlan], rng: np.random.Generator) -> None:
         chosen = forms[int(rng.integers(len(forms)))]
         chosen.ocr, chosen.crlf, chosen.trailing = True, False, False
     n_unlisted = 1 + len(forms) // 800
-    healthy = [f for f in forms[1:] if f.form_defect is None]
     for index in rng.permutation(len(healthy))[:n_unlisted].tolist():
         healthy[index].unlisted = True
 

@@ -29,7 +29,7 @@ SYNTH.json (also the return value of `synth_iam_ondb`):
     forms[id]     writer (who wrote it), writer_id (what the original XML says: None without
                   General or without the file), list, lines (stroke files), csr_lines,
                   points, stroke_xml_bytes, original (file written), xml_form_id (Form@id),
-                  quirks (no_general, form_id_mismatch, double_escaped_quotes,
+                  quirks (no_original, no_general, form_id_mismatch, double_escaped_quotes,
                   utf8_declaration, crlf | lf, trailing_spaces, ocr_text, tokenised_full,
                   tokenised_quotes, unreadable_word, not_in_list: only those the files show),
                   defects (misaligned_transcription: one CSR line fewer than stroke files;

@@ -359,11 +359,15 @@ def test_original_xml_holds_the_lines_strokes(damaged: Corpus) -> None:
 def test_original_quirks_are_present_without_damage(clean: Corpus) -> None:
     forms = clean.synth["forms"]
     quirks = Counter(q for f in forms.values() for q in f["quirks"])
-    for name in ("no_general", "form_id_mismatch", "double_escaped_quotes", "utf8_declaration"):
+    quirky = ("no_original", "no_general", "form_id_mismatch", "double_escaped_quotes")
+    for name in (*quirky, "utf8_declaration"):
         assert quirks[name] >= 1, name
     assert quirks["utf8_declaration"] == 1
     assert quirks["not_in_list"] >= 1 and clean.synth["unlisted"]
     for form_id, form in forms.items():
+        assert clean.original_path(form_id).exists() == ("no_original" not in form["quirks"])
+        if not form["original"]:
+            continue
         raw = clean.original_path(form_id).read_bytes()
         if "double_escaped_quotes" in form["quirks"]:
             assert b"&amp;quot;" in raw or b"&amp;apos;" in raw
@@ -454,7 +458,9 @@ def test_recorded_form_damage_is_in_the_files(damaged: Corpus) -> None:
             assert form_id not in listed
         else:
             assert len(csr) == form["lines"]
-        assert damaged.original_path(form_id).exists() != ("missing_original" in form["defects"])
+        absent = "missing_original" in form["defects"] or "no_original" in form["quirks"]
+        assert damaged.original_path(form_id).exists() != absent
+        assert form["original"] != absent
     assert not forms["a01-000u"]["defects"]
 
 
