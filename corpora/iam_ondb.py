@@ -434,7 +434,7 @@ def _component_files(
     """(path relative to raw, bytes) of every file of a small component (ascii, original)."""
     kind, location = part
     if kind == "folder":
-        for rel in location.walk_files():
+        for rel in _folder_files(location, inv):
             data = location.join(rel).read_bytes()
             path = posixpath.join(location.name, rel)
             inv.sources.append(SourceFile(path, len(data), _sha(data)))
@@ -451,6 +451,16 @@ def _component_files(
     inv.sources.append(SourceFile(location.name, reader.size, reader.hexdigest()))
 
 
+def _folder_files(folder: Location, inv: Inventory) -> list[str]:
+    """The regular files of a component folder; links (never followed: one could lead out of
+    the raw folder) and special files are quarantined with what they are."""
+    files, passed = folder.walk_entries()
+    for entry in passed:
+        path = posixpath.join(folder.name, entry.path)
+        inv.quarantine.append(Quarantined(path, entry.code, entry.reason))
+    return files
+
+
 def _refused_member(archive: Location, member: Member, inv: Inventory) -> None:
     if member.problem != "directory":
         inv.quarantine.append(
@@ -461,7 +471,7 @@ def _refused_member(archive: Location, member: Member, inv: Inventory) -> None:
 def _inventory_strokes(raw: Location, part: tuple[str, Location], inv: Inventory) -> None:
     kind, location = part
     if kind == "folder":
-        for rel in location.walk_files():
+        for rel in _folder_files(location, inv):
             info = location.fs.info(location.join(rel).path)
             mtime = int(float(info.get("mtime", 0) or 0) * 1e9)
             _add_stroke_file(posixpath.join(location.name, rel), int(info["size"]), mtime, inv)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import posixpath
 import secrets
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,13 +94,71 @@ class Location:
             self.fs.rm(self.path, recursive=recursive)
 
     def walk_files(self) -> Iterator[str]:
-        """Paths of all files below this folder, relative to it, sorted."""
+        """Paths of all regular files below this folder, relative to it, sorted.
+
+        On a local disk no symbolic link below the folder is followed and only regular files
+        are listed, so a link planted in a raw folder can never lead a read outside it and a
+        FIFO can never block one; `walk_entries` also names what was passed over.
+        """
+        yield from self.walk_entries()[0]
+
+    def walk_entries(self) -> tuple[list[str], list[Passed]]:
+        """(regular files, entries passed over) below this folder, relative to it, sorted.
+
+        The folder itself may be a link (the user named it); nothing below it is followed.
+        """
         root = self.path.rstrip("/")
+        if self.is_local:
+            return _walk_local(root)
         found = self.fs.find(root, withdirs=False)
-        for full in sorted(found):
-            rel = posixpath.relpath(full, root)
-            if rel != ".":
-                yield rel
+        files = [posixpath.relpath(full, root) for full in sorted(found)]
+        return [rel for rel in files if rel != "."], []
+
+
+@dataclass(frozen=True)
+class Passed:
+    """An entry `walk_entries` did not list as a file: `code` is symlink, not-a-file or
+    unreadable; `reason` says what it is (a link names its target)."""
+
+    path: str
+    code: str
+    reason: str
+
+
+def _walk_local(root: str) -> tuple[list[str], list[Passed]]:
+    files: list[str] = []
+    passed: list[Passed] = []
+
+    def unreadable(error: OSError) -> None:
+        where = os.path.relpath(error.filename or root, root).replace(os.sep, "/")
+        passed.append(Passed(where, "unreadable", f"unreadable folder ({error.strerror})"))
+
+    for folder, dirs, names in os.walk(root, onerror=unreadable, followlinks=False):
+        for name in [*dirs, *names]:
+            full = os.path.join(folder, name)
+            rel = os.path.relpath(full, root).replace(os.sep, "/")
+            kind = _entry_kind(full, rel)
+            if kind == "file":
+                files.append(rel)
+            elif isinstance(kind, Passed):
+                passed.append(kind)
+    return sorted(files), sorted(passed, key=lambda entry: entry.path)
+
+
+def _entry_kind(path: str, rel: str) -> str | Passed:
+    """What the entry is: "file", "dir", or why it is neither (never following a link)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError as exc:
+        return Passed(rel, "unreadable", f"unreadable ({exc.strerror})")
+    if stat.S_ISLNK(mode):
+        target = os.readlink(path)
+        return Passed(rel, "symlink", f"symbolic link (to {target}); links are never followed")
+    if stat.S_ISDIR(mode):
+        return "dir"
+    if stat.S_ISREG(mode):
+        return "file"
+    return Passed(rel, "not-a-file", "not a regular file (a FIFO, socket or device)")
 
 
 def resolve(target: str | os.PathLike[str]) -> Location:
