@@ -36,7 +36,7 @@ demo: $(STAMP)
 	$(BIN)/graves-data show $(DEMO_DIR)/datasets/iam-ondb a01-000u-01 --out $(DEMO_DIR)/a01-000u-01.svg
 
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	$(BIN)/python -m bench.run
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .typecheck build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
