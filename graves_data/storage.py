@@ -7,6 +7,8 @@ never sees half a file under a final name, whatever kills the writer.
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import os
 import posixpath
 import secrets
@@ -159,6 +161,43 @@ def _entry_kind(path: str, rel: str) -> str | Passed:
     if stat.S_ISREG(mode):
         return "file"
     return Passed(rel, "not-a-file", "not a regular file (a FIFO, socket or device)")
+
+
+RENAME_EXCHANGE = 2
+AT_FDCWD = -100
+
+
+def exchange_paths(new: str, old: str) -> None:
+    """Put the folder `new` under the name `old`, and what `old` held under the name `new`.
+
+    On Linux this is one renameat2(RENAME_EXCHANGE): at every instant `old` names either the
+    old folder or the new one. Where the call is missing or the filesystem refuses it, three
+    renames do the same with a short window in which `old` is absent (never half-written).
+    """
+    if not os.path.lexists(old):
+        os.replace(new, old)
+        return
+    if _renameat2_exchange(new, old):
+        return
+    aside = f"{old}{TMP_MARK}{secrets.token_hex(4)}"
+    os.replace(old, aside)
+    os.replace(new, old)
+    os.replace(aside, new)
+
+
+def _renameat2_exchange(a: str, b: str) -> bool:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        call = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    call.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if call(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EXDEV):
+        return False
+    raise OSError(code, os.strerror(code), a)
 
 
 def resolve(target: str | os.PathLike[str]) -> Location:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import os
 import posixpath
-import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -38,7 +37,7 @@ from graves_data.shards import (
     read_json,
     write_manifest,
 )
-from graves_data.storage import Location, remove_stale_temporaries, resolve
+from graves_data.storage import Location, exchange_paths, remove_stale_temporaries, resolve
 from graves_data.vocab import Vocab
 
 OnBadInput = Literal["error", "skip"]
@@ -216,9 +215,12 @@ def identity(job: BuildJob) -> dict[str, Any]:
 
 
 def check_no_overlap(raw: Location, out: Location) -> None:
+    """Input and output never overlap, whatever --overwrite says: a build never writes into
+    its raw folder, nor replaces a folder holding it. Local paths are compared with links
+    resolved, so a link to the raw folder is caught too."""
     if type(raw.fs) is not type(out.fs):
         return
-    raw_path, out_path = raw.path.rstrip("/") + "/", out.path.rstrip("/") + "/"
+    raw_path, out_path = _real_path(raw), _real_path(out)
     if out_path.startswith(raw_path) or raw_path.startswith(out_path):
         raise UsageError(
             f"output {out.url} and input {raw.url} overlap; "
@@ -226,33 +228,58 @@ def check_no_overlap(raw: Location, out: Location) -> None:
         )
 
 
+def _real_path(location: Location) -> str:
+    path = os.path.realpath(location.path) if location.is_local else location.path
+    return path.rstrip("/") + "/"
+
+
 def prepare_output(job: BuildJob) -> Location:
     """Decide where to write; return the folder the units write into.
 
     A fresh or empty folder is used as is. A folder holding an earlier (possibly interrupted)
     build of the same corpus, parameters and raw source is resumed: finished units are kept.
-    Anything else is refused, unless `overwrite`, which builds beside it and swaps at the end.
+    Another dataset (or unfinished build) is refused, unless `overwrite`: then the new one is
+    built in a staging folder beside it and swapped in at the end. A folder holding anything
+    else is never touched, `overwrite` or not.
     """
     out = job.out
     check_no_overlap(job.raw, out)
-    if not out.exists() or not any(True for _ in out.walk_files()):
+    if out.exists() and not out.is_dir():
+        raise OutputExists(f"{out.url} is a file, not a folder; choose another --out")
+    if not out.exists() or _is_empty(out):
         return out
     plan_file = out.join(BUILD_DIR, PLAN_FILE)
     if plan_file.exists() and _same_identity(plan_file, job):
         return out
-    if not job.overwrite:
-        what = (
-            "a dataset built from other inputs or parameters"
-            if out.join(MANIFEST).exists()
-            else "other files"
-        )
+    if not out.join(MANIFEST).exists() and not plan_file.exists():
         raise OutputExists(
-            f"{out.url} already holds {what}; choose another --out or pass --overwrite"
+            f"{out.url} holds files that are not a graves-data dataset; choose another --out "
+            "(--overwrite only ever replaces a dataset)"
+        )
+    if not job.overwrite:
+        what = "a dataset" if out.join(MANIFEST).exists() else "an unfinished build"
+        raise OutputExists(
+            f"{out.url} already holds {what} of other inputs or parameters; "
+            "choose another --out or pass --overwrite"
         )
     if not out.is_local:
         out.remove(recursive=True)
         return out
-    staging = out.parent().join(f".{out.name}.staging-{secrets.token_hex(4)}")
+    return staging_folder(job)
+
+
+def _is_empty(folder: Location) -> bool:
+    files, passed = folder.walk_entries()
+    return not files and not passed
+
+
+def staging_folder(job: BuildJob) -> Location:
+    """Where an --overwrite build is made: beside the output under a fixed hidden name, so a
+    killed one resumes there; anything else found under that name is cleared first."""
+    staging = job.out.parent().join(f".{job.out.name}.staging")
+    plan = staging.join(BUILD_DIR, PLAN_FILE)
+    if staging.exists() and not (plan.exists() and _same_identity(plan, job)):
+        staging.remove(recursive=True)
     return staging
 
 
@@ -265,13 +292,12 @@ def _same_identity(plan_file: Location, job: BuildJob) -> bool:
 
 
 def swap_into_place(staging: Location, out: Location) -> None:
-    """Replace `out` by the finished `staging` folder with renames only."""
+    """Replace `out` by the finished `staging` folder: one atomic exchange of the two names
+    (so `out` holds the old dataset or the new one at every instant), then the old removed."""
     if staging.path == out.path:
         return
-    old = out.parent().join(f".{out.name}.old-{secrets.token_hex(4)}")
-    os.replace(out.path, old.path)
-    os.replace(staging.path, out.path)
-    old.remove(recursive=True)
+    exchange_paths(staging.path, out.path)
+    staging.remove(recursive=True)
 
 
 # ---------------------------------------------------------------------------------------------
