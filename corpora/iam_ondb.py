@@ -52,7 +52,7 @@ from graves_data.pipelines.runner import (
     run_build,
 )
 from graves_data.pipelines.strokes import CleanParams, CleanReport, Ink, clean
-from graves_data.schema import HANDWRITING
+from graves_data.schema import HANDWRITING, canonical_json
 from graves_data.shards import ShardWriter, shard_path
 from graves_data.storage import Location, resolve
 from graves_data.synth.iam_ondb import IamSynthParams, synth_iam_ondb
@@ -743,9 +743,17 @@ def make_units(plan: Plan, params: IamParams) -> list[Unit]:
                     shard=shard_path(split, index, len(groups)),
                     inputs=inputs,
                     payload=Payload(tuple(group)),
+                    stamp=forms_stamp(group),
                 )
             )
     return units
+
+
+def forms_stamp(forms: Sequence[FormTask]) -> str:
+    """Digest of what a unit's rows take from outside its stroke files: each form's aligned
+    transcription lines and writer. An edited transcription redoes its unit on a re-run."""
+    spec = [[form.form_id, form.writer_id, list(form.texts)] for form in forms]
+    return hashlib.sha256(canonical_json(spec).encode()).hexdigest()
 
 
 def with_archive_bytes(

@@ -13,6 +13,7 @@ are the same for any worker count, on a pool or on a cluster.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import posixpath
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -42,6 +43,7 @@ from graves_data.vocab import Vocab
 
 OnBadInput = Literal["error", "skip"]
 PLAN_FILE = "plan.json"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,9 @@ class Unit:
 
     `inputs` are (path relative to raw, size, mtime_ns) of what it reads, for the fingerprint
     that lets a re-run skip it; `payload` is whatever the corpus's process function needs
-    (paths, or member bytes read from an archive). Both must pickle.
+    (paths, or member bytes read from an archive). Both must pickle. `stamp` is a digest of
+    anything else the unit's rows depend on that `inputs` does not show (IAM-OnDB: the forms'
+    transcription lines and writers), so that a change there redoes the unit too.
     """
 
     key: str
@@ -86,6 +90,7 @@ class Unit:
     shard: str
     inputs: tuple[tuple[str, int, int], ...]
     payload: Any
+    stamp: str = ""
 
 
 @dataclass(frozen=True)
@@ -191,11 +196,14 @@ def unit_fingerprint(job: BuildJob, unit: Unit) -> str:
     spec = {
         "corpus": job.corpus,
         "params": job.params,
-        "vocab": job.vocab.sha256(),
+        # the id of each symbol, not the counts: a unit's rows depend only on the ids, and an
+        # edit elsewhere in the training split changes the counts without touching this unit
+        "vocab": [job.vocab.kind, list(job.vocab.symbols), list(job.vocab.reserved)],
         "schema": SCHEMA_VERSION,
         "unit": unit.key,
         "shard": unit.shard,
         "inputs": [list(i) for i in unit.inputs],
+        "stamp": unit.stamp,
     }
     return hashlib.sha256(canonical_json(spec).encode()).hexdigest()
 
@@ -379,6 +387,7 @@ def execute(job: BuildJob, root: Location, execution: Execution) -> list[UnitRes
         on_bad_input=job.on_bad_input,
     )
     results: dict[str, UnitResult] = {}
+    kept: list[str] = []
     progress = _Progress(execution.progress, job.unit_count, f"build {job.corpus}")
 
     def todo() -> Iterator[tuple[Unit, str]]:
@@ -387,6 +396,7 @@ def execute(job: BuildJob, root: Location, execution: Execution) -> list[UnitRes
             done = finished_result(root, unit, fingerprint)
             if done is not None:
                 results[unit.key] = done
+                kept.append(unit.key)
                 progress.advance()
                 continue
             yield unit, fingerprint
@@ -397,6 +407,13 @@ def execute(job: BuildJob, root: Location, execution: Execution) -> list[UnitRes
             progress.advance()
     finally:
         progress.close()
+    log.info(
+        "build %s: %d units, %d run, %d kept from an earlier run",
+        job.corpus,
+        len(results),
+        len(results) - len(kept),
+        len(kept),
+    )
     # unit keys, not arrival or planning order: a folder and an archive of the same files
     # may yield units in different orders and must still give the same manifest
     return [results[key] for key in sorted(results)]
