@@ -141,6 +141,8 @@ def xml_parser() -> etree.XMLParser:
 def parse_xml(data: bytes, source: str) -> Any:
     if not data.strip():
         raise BadInput(source, "empty-file", "file is empty")
+    if has_doctype(data):
+        raise BadInput(source, "xml-dtd", "has a DOCTYPE; DTDs and entities are not read")
     try:
         root = etree.fromstring(data, xml_parser())
     except etree.XMLSyntaxError as exc:
@@ -148,6 +150,14 @@ def parse_xml(data: bytes, source: str) -> Any:
     if getattr(root.getroottree().docinfo, "doctype", ""):
         raise BadInput(source, "xml-dtd", "has a DOCTYPE; DTDs and entities are not read")
     return root
+
+
+def has_doctype(data: bytes) -> bool:
+    """A DOCTYPE in a single-byte or UTF-8 document, found before libxml2 sees it: a file
+    with one is refused without being parsed, so no entity of it is ever expanded, no file it
+    names read and no URL fetched. (A UTF-16 document's is caught after a parse that has entity
+    expansion, DTD loading and network access off.)"""
+    return b"<!DOCTYPE" in data
 
 
 def parse_stroke_xml(data: bytes, source: str) -> Ink:
@@ -333,6 +343,8 @@ def parse_transcription(data: bytes, source: str) -> list[str]:
 
 def parse_writer(data: bytes, source: str) -> tuple[str | None, str | None]:
     """(writer id, None) from an original XML file's head, or (None, why not)."""
+    if has_doctype(data):
+        return None, "has a DOCTYPE; DTDs and entities are not read"
     events = etree.iterparse(
         io.BytesIO(data),
         events=("start",),
@@ -343,6 +355,8 @@ def parse_writer(data: bytes, source: str) -> tuple[str | None, str | None]:
     )
     try:
         for _, element in events:
+            if element.getroottree().docinfo.doctype:
+                return None, "has a DOCTYPE; DTDs and entities are not read"
             if element.tag == "Form":
                 writer = (element.get("writerID") or "").strip()
                 return (writer, None) if writer else (None, "Form has no writerID")
