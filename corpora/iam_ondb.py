@@ -316,6 +316,13 @@ def _times(strokeset: Any, total: int, source: str) -> npt.NDArray[np.float64] |
 
 def parse_transcription(data: bytes, source: str) -> list[str]:
     """The CSR lines of an ascii/ file: one per stroke file, in order, spaces trimmed."""
+    if _is_utf8_beyond_ascii(data):
+        raise BadInput(
+            source,
+            "not-latin-1",
+            "holds UTF-8 multi-byte characters, not ISO-8859-1 text (read as the release's "
+            "ISO-8859-1 they would turn into other letters)",
+        )
     text = data.decode("iso-8859-1")
     if CONTROL.search(text):
         raise BadInput(
@@ -339,6 +346,18 @@ def parse_transcription(data: bytes, source: str) -> list[str]:
             f"blank line inside the CSR: section (line {body.index('') + 1})",
         )
     return body
+
+
+def _is_utf8_beyond_ascii(data: bytes) -> bool:
+    """True for bytes above 0x7f that decode as UTF-8: ISO-8859-1 prose practically never does
+    (a letter like Ã would have to be followed by a symbol or C1 control each time)."""
+    if data.isascii():
+        return False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def parse_writer(data: bytes, source: str) -> tuple[str | None, str | None]:
