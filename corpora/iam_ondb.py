@@ -593,7 +593,7 @@ class FormTask:
 @dataclass(frozen=True)
 class Payload:
     forms: tuple[FormTask, ...]
-    data: tuple[bytes, ...] | None = None  # member bytes in files order, for archive builds
+    data: tuple[bytes | None, ...] | None = None  # member bytes in files order (archives)
 
 
 def check_form(form: str, files: list[StrokeFile], inv: Inventory) -> tuple[str, ...]:
@@ -823,9 +823,9 @@ def with_archive_bytes(
             yield _attach(unit, buffers.pop(u, {}))
 
 
-def _attach(unit: Unit, found: Mapping[int, bytes]) -> Unit:
+def _attach(unit: Unit, found: Mapping[int, bytes | None]) -> Unit:
     count = sum(len(form.files) for form in unit.payload.forms)
-    data = tuple(found.get(i, b"") for i in range(count))
+    data = tuple(found.get(i) for i in range(count))
     return replace(unit, payload=Payload(unit.payload.forms, data))
 
 
@@ -877,10 +877,10 @@ def process_unit(unit: Unit, ctx: UnitContext) -> UnitResult:
     )
 
 
-def read_line(data: bytes, source: str, params: IamParams) -> tuple[Ink, CleanReport]:
+def read_line(data: bytes | None, source: str, params: IamParams) -> tuple[Ink, CleanReport]:
     """One stroke file, parsed and cleaned; BadInput if nothing usable is left."""
-    if not data:
-        raise BadInput(source, "missing-member", "stroke file missing from the archive or empty")
+    if data is None:
+        raise BadInput(source, "missing-member", "stroke file listed but missing from the archive")
     ink, report = clean(parse_stroke_xml(data, source), params.clean_params())
     if ink.n_points == 0:
         raise BadInput(source, "no-points", "no pen points left (empty, or all removed as errors)")
