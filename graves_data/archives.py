@@ -2,14 +2,21 @@
 
 Members are read into memory one at a time, so a member named `../../x` or `/etc/passwd` can
 never be written anywhere; such names, links and oversized members are reported, not read.
+A compressed tar stream is inflated through a guard: one that inflates past
+`MAX_INFLATION` times what it has read (after the first `INFLATION_FLOOR` bytes) is a
+decompression bomb and is refused, so memory and time stay bounded by the archive's size.
 """
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import hashlib
+import lzma
 import posixpath
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
@@ -19,6 +26,10 @@ from graves_data.storage import Location
 
 # the largest member read into memory; a real IAM-OnDB stroke file is under 1 MB
 DEFAULT_MAX_MEMBER_BYTES = 64 * 1024 * 1024
+# inflated bytes per compressed byte beyond which a stream is a bomb: the release's archives
+# inflate about 6x (stroke XML) to 14x (small transcriptions padded to tar blocks)
+MAX_INFLATION = 200
+INFLATION_FLOOR = 64 * 1024 * 1024
 
 
 class Readable(Protocol):
@@ -74,11 +85,78 @@ def iter_tar(
 ) -> Iterator[Member]:
     """Stream the members of a (possibly compressed) tar archive, in archive order."""
     try:
-        with tarfile.open(fileobj=cast(Any, source), mode="r|*") as archive:
+        stream = inflated(source, label)
+        with tarfile.open(fileobj=cast(Any, stream), mode="r|") as archive:
             for info in archive:
                 yield _tar_member(archive, info, max_member_bytes, read_data)
-    except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
+    except (tarfile.TarError, EOFError, OSError, ValueError, zlib.error, lzma.LZMAError) as exc:
         raise UnreadableArchive(f"{label}: not a readable tar archive ({exc})") from exc
+
+
+class _Counted:
+    """A read-only stream that counts what it reads and can look at its first bytes."""
+
+    def __init__(self, raw: Readable) -> None:
+        self._raw = raw
+        self._head = b""
+        self.size = 0
+
+    def peek(self, n: int) -> bytes:
+        self._head = self._raw.read(n)
+        self.size += len(self._head)
+        return self._head
+
+    def read(self, n: int = -1, /) -> bytes:
+        head, self._head = self._head, b""
+        if 0 <= n <= len(head):
+            self._head = head[n:]
+            return head[:n]
+        chunk = self._raw.read(n - len(head) if n >= 0 else -1)
+        self.size += len(chunk)
+        return head + chunk
+
+
+class _InflationGuard:
+    """Reads a decompressing stream, refusing it once it inflates like a bomb."""
+
+    def __init__(self, inner: Readable, compressed: _Counted, label: str) -> None:
+        self._inner = inner
+        self._compressed = compressed
+        self._label = label
+        self.inflated = 0
+
+    def read(self, n: int = -1, /) -> bytes:
+        if n < 0:
+            return b"".join(iter(lambda: self.read(1 << 20), b""))
+        chunk = self._inner.read(n)
+        self.inflated += len(chunk)
+        if (
+            self.inflated > INFLATION_FLOOR
+            and self.inflated > MAX_INFLATION * self._compressed.size
+        ):
+            raise UnreadableArchive(
+                f"{self._label}: inflates more than {MAX_INFLATION}x its compressed size "
+                f"({self.inflated} bytes from {self._compressed.size}): a decompression bomb; "
+                "refused"
+            )
+        return chunk
+
+
+def inflated(source: Readable, label: str) -> Readable:
+    """`source` decompressed (gzip, bzip2 or xz, found by their magic bytes) through the
+    inflation guard, or as it is where it is not compressed."""
+    counted = _Counted(source)
+    head = counted.peek(6)
+    inner: Readable  # each closed with the stream it wraps, which its caller owns
+    if head.startswith(b"\x1f\x8b"):
+        inner = gzip.GzipFile(fileobj=cast(Any, counted), mode="rb")
+    elif head.startswith(b"BZh"):
+        inner = bz2.BZ2File(cast(Any, counted), mode="rb")
+    elif head.startswith(b"\xfd7zXZ\x00"):
+        inner = lzma.LZMAFile(cast(Any, counted), mode="rb")  # noqa: SIM115
+    else:
+        return counted
+    return _InflationGuard(inner, counted, label)
 
 
 def _tar_member(archive: Any, info: tarfile.TarInfo, limit: int, read_data: bool) -> Member:
