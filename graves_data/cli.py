@@ -243,6 +243,33 @@ def show(dataset: str, line_id: str, out: str) -> None:
     click.echo(f"wrote {path}: {line_id} {row['text']!r}")
 
 
+@main.command()
+@click.argument("dataset")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def verify(ctx: click.Context, dataset: str, as_json: bool) -> None:
+    """Check a dataset against its manifest: each shard's checksum, rows and schema, the
+    vocabulary, the content hash, and files nobody listed. Exit 0 only when intact, 1 if not."""
+    import json
+
+    from graves_data.verify import verify as verify_dataset
+
+    report = verify_dataset(dataset)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+    elif report.ok:
+        click.echo(
+            f"intact: {dataset} ({report.shards} shards, {report.rows} rows, "
+            f"content hash {report.content_hash})"
+        )
+    else:
+        for problem in report.problems:
+            click.echo(f"{problem}", err=True)
+        click.secho(f"NOT intact: {len(report.problems)} problems in {dataset}", err=True, fg="red")
+    if not report.ok:
+        ctx.exit(1)
+
+
 def _register() -> None:
     from graves_data.corpora import CORPORA
 
