@@ -56,6 +56,7 @@ from graves_data.pipelines.text import (
 from graves_data.pipelines.textbuild import (
     BackgroundHashes,
     input_stamp,
+    prefetched,
     text_card,
     write_text_shard,
 )
@@ -85,7 +86,7 @@ class Enwik8Params:
     seq_len: int = param(100, "symbols per row (the paper's sequence length is 100)")
     min_count: int = param(1, "bytes seen fewer times in train map to <unk>")
     coverage: float = param(1.0, "keep the most frequent bytes covering this fraction of train")
-    shard_mb: float = param(16.0, "millions of symbols per shard (one unit of work)")
+    shard_mb: float = param(8.0, "millions of symbols per shard (one unit of work)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -387,7 +388,7 @@ def build(
         out=resolve(out),
         schema=text_schema(params.seq_len, vocab_id_type(vocab)),
         vocab=vocab,
-        units=_units(planned, source, input_stamp(source.location(), source.rel)),
+        units=prefetched(_units(planned, source, input_stamp(source.location(), source.rel))),
         unit_count=len(planned),
         splits=[r.name for r in ranges],
         process=process_unit,

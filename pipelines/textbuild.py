@@ -8,10 +8,13 @@ finding and reading the raw files, and their splits.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+import queue
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy.typing as npt
 
@@ -20,6 +23,7 @@ from graves_data.pipelines.text import chunk_table, id_counts, row_group_rows
 from graves_data.shards import ShardWriter
 from graves_data.storage import Location, resolve
 
+T = TypeVar("T")
 HASH_BLOCK = 8 << 20
 TRAIN = "train"
 
@@ -62,6 +66,40 @@ class BackgroundHashes:
             return [future.result() for future in self._futures]
         finally:
             self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def prefetched(items: Iterator[T], depth: int = 2) -> Iterator[T]:
+    """`items`, produced `depth` ahead in a thread: a serial producer (inflating a zip member,
+    which releases the GIL) then overlaps the pool's work instead of alternating with it."""
+    box: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                box.put((True, item))
+            box.put((False, None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            box.put((False, exc))
+
+    worker = threading.Thread(target=produce, name="prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            more, value = box.get()
+            if not more:
+                if value is not None:
+                    raise value
+                return
+            yield value
+    finally:
+        stop.set()
+        while worker.is_alive():
+            with contextlib.suppress(queue.Empty):
+                box.get_nowait()
+            worker.join(timeout=0.05)
 
 
 def write_text_shard(

@@ -18,6 +18,7 @@ from graves_data.errors import InputNotFound, NotACorpus
 from graves_data.pipelines.runner import Execution
 from graves_data.shards import open_dataset
 from graves_data.synth.text import Enwik8SynthParams, write_enwik8
+from graves_data.textstats import text_stats
 from graves_data.vocab import Vocab
 from tests.conftest import shared_sample
 
@@ -164,6 +165,15 @@ def test_bytes_outside_train_are_counted_as_unknown(tmp_path: Path) -> None:
     vocab = json.loads((tmp_path / "ds" / "vocab.json").read_text())
     assert vocab["reserved"] == {"<unk>": 0}
     assert vocab["size"] == 5
+    report = text_stats(open_dataset(str(tmp_path / "ds")))
+    assert report["splits"]["valid"]["oov_rate"] == 20 / 40
+    assert report["splits"]["valid"]["unknown"] == 20
+    assert report["splits"]["train"]["unigram_bits"] == pytest.approx(2.0)  # a, b, c, d evenly
+    assert report["splits"]["train"]["counts"] == {"a": 240, "b": 240, "c": 240, "d": 240}
+    # valid: a, b at 1/4 each and <unk> at 1/2 -> 1.5 bits
+    assert report["splits"]["valid"]["unigram_bits"] == pytest.approx(1.5)
+    # under train's add-one unigram model (<unk> never seen in train) valid costs more
+    assert report["splits"]["valid"]["train_unigram_bits"] > 2.0
 
 
 def test_real_sample_round_trips(tmp_path: Path) -> None:

@@ -1,0 +1,247 @@
+"""enwik8-size build against a numpy floor and the usual per-byte prep script, same run.
+
+    .venv/bin/python bench/bench_enwik8.py [--size 100000000] [--workers 2] [--dump-pages 3000]
+
+1. Generates an enwik8-shaped file of `--size` bytes (and its zip) with graves-data's generator.
+2. Times, each in its own process, with the peak RSS of the whole process tree sampled:
+   - floor: np.frombuffer + bincount + lookup-table encode + one pyarrow zstd write of the same
+     rows (fixed_size_list<uint8, 100>, zstd at the shards' level) — what the build cannot beat
+     by much without skipping work;
+   - build: `graves-data build enwik8` through the Python API, from the raw file and from the zip;
+   - baseline: the usual prep script, which writes each byte's id as a decimal string in a
+     Python loop.
+3. For dumps, the Wikipedia build's peak RSS at 1x and 4x the input size (multistream bz2 with
+   its index), to show memory is bounded by the unit of work, not the input.
+
+Writes a markdown fragment to bench/out/enwik8.md and prints it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out" / "enwik8.md"
+
+FLOOR = """
+import sys, numpy as np, pyarrow as pa, pyarrow.parquet as pq
+from graves_data.shards import ZSTD_LEVEL
+raw, out, seq_len = sys.argv[1], sys.argv[2], 100
+data = np.frombuffer(open(raw, "rb").read(), dtype=np.uint8)
+counts = np.bincount(data, minlength=256)
+table = (np.cumsum(counts > 0) - 1).astype(np.uint8)
+ids = table[data]
+rows = -(-len(ids) // seq_len)
+flat = np.zeros(rows * seq_len, dtype=np.uint8); flat[: len(ids)] = ids
+values = pa.FixedSizeListArray.from_arrays(pa.array(flat), seq_len)
+pq.write_table(pa.table({"ids": values}), out, compression="zstd",
+               compression_level=ZSTD_LEVEL, row_group_size=(1 << 20) // seq_len)
+"""
+
+# the floor without its Parquet write: where the floor's own time goes
+FLOOR_COMPUTE = FLOOR.split("rows = ")[0]
+
+BUILD = """
+import sys
+from graves_data.corpora import enwik8
+from graves_data.pipelines.runner import Execution
+execution = Execution(workers=int(sys.argv[3]), progress=False)
+enwik8.build(sys.argv[1], sys.argv[2], execution=execution)
+"""
+
+# The usual enwik8 prep script (as in the awd-lstm / transformer-xl data folders): read the zip
+# member whole, cut 90M / 5M / 5M, and write every byte as a decimal string, space-separated,
+# built by a Python loop over the bytes.
+BASELINE = """
+import sys, zipfile
+archive, out = sys.argv[1], sys.argv[2]
+data = zipfile.ZipFile(archive).read("enwik8")
+test = len(data) // 20
+parts = {"train": data[: -2 * test], "valid": data[-2 * test : -test], "test": data[-test:]}
+for name, part in parts.items():
+    text = " ".join([str(b) if b != 10 else "\\n" for b in part])
+    with open(f"{out}.{name}.txt", "w") as handle:
+        handle.write(text)
+    with open(f"{out}.{name}.raw", "wb") as handle:
+        handle.write(part)
+"""
+
+WIKI = """
+import sys
+from graves_data.corpora import wikipedia
+from graves_data.pipelines.runner import Execution
+params = wikipedia.WikipediaParams(index=sys.argv[3], shard_mb=2.0)
+wikipedia.build(sys.argv[1], sys.argv[2], params,
+                execution=Execution(workers=int(sys.argv[4]), progress=False))
+"""
+
+
+@dataclass(frozen=True)
+class Run:
+    seconds: float
+    peak_tree_mb: float
+    peak_process_mb: float
+
+
+def measure(script: str, *args: str) -> Run:
+    """Wall time and peak RSS (whole process tree, and the largest single process)."""
+    command = [sys.executable, "-c", textwrap.dedent(script), *args]
+    start = time.perf_counter()
+    proc = subprocess.Popen(command, cwd=ROOT)
+    handle = psutil.Process(proc.pid)
+    peak_tree = peak_one = 0
+    while proc.poll() is None:
+        try:
+            members = [handle, *handle.children(recursive=True)]
+            sizes = []
+            for member in members:
+                with contextlib.suppress(psutil.Error):
+                    sizes.append(member.memory_info().rss)
+            peak_tree = max(peak_tree, sum(sizes))
+            peak_one = max(peak_one, max(sizes, default=0))
+        except psutil.Error:
+            pass
+        time.sleep(0.02)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"benchmark step failed: {' '.join(args)}")
+    return Run(seconds, peak_tree / 2**20, peak_one / 2**20)
+
+
+def generate(folder: Path, size: int, dump_pages: int) -> dict[str, Path]:
+    from graves_data.synth.text import (
+        DumpSynthParams,
+        Enwik8SynthParams,
+        write_dump,
+        write_enwik8,
+    )
+
+    raw = write_enwik8(folder / "enwik8", Enwik8SynthParams(size=size, zip=True))
+    paths = {"raw": raw, "zip": raw.with_name("enwik8.zip")}
+    for scale in (1, 4):
+        files = write_dump(
+            folder / f"dump{scale}x", DumpSynthParams(pages=dump_pages * scale, seed=scale)
+        )
+        assert files.index is not None
+        paths[f"dump{scale}x"], paths[f"index{scale}x"] = files.dump, files.index
+    return paths
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=100_000_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--dump-pages", type=int, default=3000)
+    parser.add_argument("--skip-baseline", action="store_true")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-enwik8-"))
+    try:
+        t0 = time.perf_counter()
+        paths = generate(work / "raw", args.size, args.dump_pages)
+        print(f"generated inputs in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+        w = str(args.workers)
+        floor = measure(FLOOR, str(paths["raw"]), str(work / "floor.parquet"))
+        compute = measure(FLOOR_COMPUTE, str(paths["raw"]), str(work / "unused"))
+        build = measure(BUILD, str(paths["raw"]), str(work / "ds-raw"), w)
+        build_zip = measure(BUILD, str(paths["zip"]), str(work / "ds-zip"), w)
+        build_one = measure(BUILD, str(paths["raw"]), str(work / "ds-one"), "1")
+        baseline = None
+        if not args.skip_baseline:
+            baseline = measure(BASELINE, str(paths["zip"]), str(work / "baseline"))
+        dumps = {
+            scale: (
+                paths[f"dump{scale}x"].stat().st_size,
+                measure(
+                    WIKI,
+                    str(paths[f"dump{scale}x"]),
+                    str(work / f"wiki{scale}x"),
+                    str(paths[f"index{scale}x"]),
+                    w,
+                ),
+            )
+            for scale in (1, 4)
+        }
+        report = render(args, floor, compute, build, build_zip, build_one, baseline, dumps)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(report)
+    print(report)
+
+
+def render(
+    args: argparse.Namespace,
+    floor: Run,
+    compute: Run,
+    build: Run,
+    build_zip: Run,
+    build_one: Run,
+    baseline: Run | None,
+    dumps: dict[int, tuple[int, Run]],
+) -> str:
+    mb = args.size / 1e6
+    lines = [
+        f"### enwik8-size build ({mb:.0f} MB generated, {args.workers} workers, "
+        f"{psutil.cpu_count()} cores)",
+        "",
+        "| run | wall s | MB/s | peak RSS tree MB | largest process MB | vs floor |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+
+    def row(name: str, run: Run) -> str:
+        return (
+            f"| {name} | {run.seconds:.2f} | {mb / run.seconds:.1f} | {run.peak_tree_mb:.0f} "
+            f"| {run.peak_process_mb:.0f} | {run.seconds / floor.seconds:.2f}x |"
+        )
+
+    lines.append(row("numpy floor (frombuffer, bincount, LUT, one zstd write)", floor))
+    lines.append(row("numpy floor without the Parquet write", compute))
+    lines.append(row(f"graves-data build enwik8, raw file, {args.workers} workers", build))
+    lines.append(row(f"graves-data build enwik8, enwik8.zip, {args.workers} workers", build_zip))
+    lines.append(row("graves-data build enwik8, raw file, 1 worker", build_one))
+    if baseline is not None:
+        lines.append(row("usual prep script from enwik8.zip (decimal strings)", baseline))
+    lines += ["", "Ratios:", ""]
+    lines.append(f"- build / floor: {build.seconds / floor.seconds:.2f} (target <= 1.5)")
+    lines.append(f"- build from zip / floor: {build_zip.seconds / floor.seconds:.2f}")
+    if baseline is not None:
+        lines.append(
+            f"- prep script / build from the zip (same input): "
+            f"{baseline.seconds / build_zip.seconds:.1f}x (target >= 10x)"
+        )
+        lines.append(
+            f"- prep script / build from the raw file: {baseline.seconds / build.seconds:.1f}x"
+        )
+    lines.append(f"- peak RSS of the build (all processes): {build.peak_tree_mb:.0f} MB (< 1024)")
+    lines += [
+        "",
+        "### Wikipedia dump build, peak RSS at 1x and 4x input",
+        "",
+        "Multistream bz2 with its index, raw text, `--shard-mb 2` so that even the 1x input",
+        "spans several units of work: memory is bounded by the unit, not the input.",
+        "",
+        "| input | bz2 MB | wall s | peak RSS tree MB | largest process MB |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for scale, (size, run) in dumps.items():
+        lines.append(
+            f"| {scale}x | {size / 1e6:.1f} | {run.seconds:.2f} | {run.peak_tree_mb:.0f} "
+            f"| {run.peak_process_mb:.0f} |"
+        )
+    lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
