@@ -254,10 +254,10 @@ def prepare_output(job: BuildJob) -> Location:
     check_no_overlap(job.raw, out)
     if out.exists() and not out.is_dir():
         raise OutputExists(f"{out.url} is a file, not a folder; choose another --out")
-    if not out.exists() or _is_empty(out):
-        return out
     plan_file = out.join(BUILD_DIR, PLAN_FILE)
-    if plan_file.exists() and _same_identity(plan_file, job):
+    resumable = plan_file.exists() and _same_identity(plan_file, job)
+    if not out.exists() or _is_empty(out) or resumable:
+        _drop_staging(job)
         return out
     if not out.join(MANIFEST).exists() and not plan_file.exists():
         raise OutputExists(
@@ -279,6 +279,13 @@ def prepare_output(job: BuildJob) -> Location:
 def _is_empty(folder: Location) -> bool:
     files, passed = folder.walk_entries()
     return not files and not passed
+
+
+def _drop_staging(job: BuildJob) -> None:
+    """A staging folder is stale once the build goes into --out itself: an --overwrite killed
+    after its swap leaves the old dataset there."""
+    if job.out.is_local:
+        job.out.parent().join(f".{job.out.name}.staging").remove(recursive=True)
 
 
 def staging_folder(job: BuildJob) -> Location:
