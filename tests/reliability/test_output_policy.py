@@ -140,3 +140,15 @@ def test_a_stale_staging_folder_of_another_build_is_cleared(raw_copy: Path, tmp_
     replaced = build_read(raw_copy, out, OTHER, overwrite=True)
     assert not stale.exists() and verify(out).ok
     assert read_built(out).manifest == replaced.manifest
+
+
+def test_a_staging_folder_left_by_a_kill_after_the_swap_is_cleared(
+    raw_copy: Path, tmp_path: Path
+) -> None:
+    """Killed between the exchange and the removal, --overwrite leaves the old dataset in
+    .ds.staging while ds is already the new one; the next run of that build clears it."""
+    out = tmp_path / "ds"
+    build_read(raw_copy, out)
+    build_read(raw_copy, tmp_path / ".ds.staging", OTHER)
+    build_read(raw_copy, out)
+    assert sorted(os.listdir(tmp_path)) == ["ds", "raw"]
