@@ -234,3 +234,18 @@ def test_clear_errors(dump, tmp_path: Path) -> None:
     params = WikipediaParams(index=str(other.index), shard_mb=0.001)
     with pytest.raises(NotACorpus, match="bz2 stream"):
         wikipedia.build(str(path), str(tmp_path / "ds"), params, execution=ONE)
+
+
+def test_an_interrupted_build_completes_to_the_same_bytes(dump, tmp_path: Path) -> None:
+    path, index, _ = dump
+    params = WikipediaParams(index=str(index), shard_mb=SMALL)
+    first = wikipedia.build(str(path), str(tmp_path / "ds"), params, execution=ONE)
+    # as a kill would leave it: no manifest, a shard gone, a scan's scratch piece half there
+    (tmp_path / "ds" / "manifest.json").unlink()
+    (tmp_path / "ds" / first["splits"]["train"]["files"][0]["path"]).unlink()
+    scratch = tmp_path / "ds" / ".build" / "wikipedia"
+    scratch.mkdir(parents=True)
+    (scratch / "00000-0000.train.txt").write_text("partial")
+    again = wikipedia.build(str(path), str(tmp_path / "ds"), params, execution=ONE)
+    assert again["content_hash"] == first["content_hash"]
+    assert not scratch.exists()
