@@ -10,6 +10,7 @@ run completes and is byte-identical, manifest included, to an uninterrupted buil
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -128,8 +129,6 @@ def assert_consistent_after_kill(out: Path) -> None:
             continue
         shard = json.loads(sidecar.read_text())["result"]["shard"]
         data = (out / shard["path"]).read_bytes()
-        import hashlib
-
         assert hashlib.sha256(data).hexdigest() == shard["sha256"], shard["path"]
 
 

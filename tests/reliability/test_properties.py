@@ -1,0 +1,381 @@
+"""Property-based tests (hypothesis) of the transforms the datasets are made of.
+
+`tests/pipelines/test_strokes.py` holds the offsets round-trip and cleaning idempotence; here:
+encode/decode round-trips of every vocabulary (IAM-OnDB text ids, text bytes and characters,
+PTB's character conventions, vocab.json read back), splitting is a partition (IAM-OnDB lists and
+writers, enwik8 byte ranges, Wikipedia pages, text rows), and the stroke XML readers return
+exactly the points written, the fast path and the lxml tree reader alike.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from graves_data.corpora.enwik8 import split_ranges
+from graves_data.corpora.iam_ondb import (
+    LISTS,
+    SCHEMES,
+    IamParams,
+    assign_splits,
+    fast_stroke_xml,
+    parse_stroke_xml,
+    parse_transcription,
+    tree_stroke_xml,
+    writer_split,
+)
+from graves_data.corpora.wikipedia import page_split
+from graves_data.pipelines.text import (
+    char_table,
+    chunk_table,
+    decode_bytes,
+    encode_bytes,
+    encode_chars,
+    plan_chunk_ranges,
+    ptb_char_file_to_chars,
+    ptb_chars_to_char_file,
+    rows_to_ids,
+    text_vocab,
+)
+from graves_data.synth._formats import LineInk, line_xml, stroke_times
+from graves_data.vocab import UNK, Vocab, build_vocab, count_symbols
+
+PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+# ---------------------------------------------------------------------------------------------
+# vocabularies: decode(encode(x)) == x
+
+LATIN1_PRINTABLE = st.characters(
+    codec="latin-1", exclude_categories=("Cc",), exclude_characters="\n\r"
+)
+TRANSCRIPTION_LINE = st.text(LATIN1_PRINTABLE, min_size=1, max_size=40).map(str.strip).filter(bool)
+
+
+@PROPERTY
+@given(train=st.lists(TRANSCRIPTION_LINE, min_size=1, max_size=8), other=TRANSCRIPTION_LINE)
+def test_iam_text_ids_round_trip(train: list[str], other: str) -> None:
+    """The IAM-OnDB vocabulary (train transcriptions, <unk> reserved) encodes every training
+    line reversibly; any other line decodes with <unk> exactly where its symbols are unknown;
+    vocab.json read back encodes the same."""
+    vocab = build_vocab(count_symbols(train))
+    for line in train:
+        assert vocab.decode(vocab.encode(line)) == line
+    expected = "".join(c if vocab.id_of(c) is not None else UNK for c in other)
+    assert vocab.decode(vocab.encode(other)) == expected
+    again = Vocab.from_json(json.loads(vocab.to_bytes()))
+    assert again == vocab
+    assert list(again.encode(other)) == list(vocab.encode(other))
+
+
+@PROPERTY
+@given(lines=st.lists(TRANSCRIPTION_LINE, min_size=1, max_size=6))
+def test_a_transcription_file_gives_back_its_csr_lines(lines: list[str]) -> None:
+    body = "\r\n".join(f"{line}  " for line in lines)
+    data = f"OCR:\r\n\r\nsomething\r\n\r\nCSR:\r\n\r\n{body}\r\n".encode("iso-8859-1")
+    assume(not _valid_utf8_beyond_ascii(data))
+    assert parse_transcription(data, "x.txt") == lines
+
+
+def _valid_utf8_beyond_ascii(data: bytes) -> bool:
+    try:
+        return not data.isascii() and bool(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        return False
+
+
+@PROPERTY
+@given(train=st.binary(min_size=1, max_size=400), other=st.binary(max_size=200))
+def test_byte_vocabularies_round_trip(train: bytes, other: bytes) -> None:
+    """enwik8's byte vocabulary: exactly the bytes of train (no <unk> unless needed), and
+    decode_bytes(encode_bytes(x)) == x for anything made of them."""
+    counts = {chr(b): n for b, n in enumerate(np.bincount(list(train), minlength=256)) if n}
+    vocab = text_vocab(counts, "byte", other_counts=[count_symbols([other.decode("latin-1")])])
+    encoded = encode_bytes(train, vocab)
+    assert encoded.unknown == 0
+    assert decode_bytes(encoded.ids.tolist(), vocab) == train
+    mixed = encode_bytes(other, vocab)
+    assert mixed.unknown == sum(1 for b in other if chr(b) not in counts)
+    if mixed.unknown == 0:
+        assert decode_bytes(mixed.ids.tolist(), vocab) == other
+    assert (UNK in vocab.symbols) == any(chr(b) not in counts for b in other)
+
+
+@PROPERTY
+@given(train=st.text(min_size=1, max_size=300), other=st.text(max_size=100))
+def test_character_vocabularies_round_trip(train: str, other: str) -> None:
+    """Code-point vocabularies (Wikipedia, PTB): ids map back to the characters, and a character
+    the training split never showed becomes <unk>, counted."""
+    assume("\x00" not in train)
+    counts = count_symbols([train])
+    vocab = text_vocab(counts, "char", always_unk=True)
+    table = char_table(vocab)
+    encoded = encode_chars(train, table)
+    assert encoded.unknown == 0 and vocab.decode(encoded.ids.tolist()) == train
+    mixed = encode_chars(other, table)
+    assert mixed.unknown == sum(1 for c in other if c not in counts)
+    assert vocab.decode(mixed.ids.tolist()) == "".join(c if c in counts else UNK for c in other)
+
+
+PTB_WORD = st.text(st.sampled_from("abcdefghijklmnopqrstuvwxyz'$&.-N0123456789"), min_size=1)
+
+
+@PROPERTY
+@given(sentences=st.lists(st.lists(PTB_WORD, min_size=1, max_size=8), min_size=1, max_size=5))
+def test_ptb_character_files_round_trip(sentences: list[list[str]]) -> None:
+    stream = "\n".join("_".join(words) for words in sentences) + "\n"
+    assert ptb_char_file_to_chars(ptb_chars_to_char_file(stream)) == stream
+
+
+# ---------------------------------------------------------------------------------------------
+# splitting is a partition
+
+WRITERS = st.one_of(st.none(), st.sampled_from([f"1{i:04d}" for i in range(12)]))
+FORM_IDS = st.from_regex(r"[a-z][0-9]{2}-[0-9]{3}[a-z]?", fullmatch=True)
+
+
+@PROPERTY
+@given(
+    forms=st.dictionaries(FORM_IDS, st.tuples(WRITERS, st.integers(1, 12)), max_size=40),
+    seed=st.integers(0, 2**32 - 1),
+    valid=st.floats(0.0, 0.45),
+    test=st.floats(0.0, 0.45),
+)
+def test_writer_split_is_a_writer_disjoint_partition(
+    forms: dict[str, tuple[str | None, int]], seed: int, valid: float, test: float
+) -> None:
+    assigned = writer_split(forms, seed, valid, test)
+    assert set(assigned) == set(forms)
+    assert set(assigned.values()) <= {"train", "valid", "test"}
+    splits_of_writer: dict[str, set[str]] = {}
+    for form, (writer, _) in forms.items():
+        if writer:
+            splits_of_writer.setdefault(writer, set()).add(assigned[form])
+    assert all(len(splits) == 1 for splits in splits_of_writer.values())
+    assert writer_split(dict(reversed(list(forms.items()))), seed, valid, test) == assigned
+    total = sum(n for _, n in forms.values())
+    groups: dict[str, int] = {}
+    for form, (writer, lines) in forms.items():
+        key = f"w:{writer}" if writer else f"f:{form}"
+        groups[key] = groups.get(key, 0) + lines
+    largest = max(groups.values(), default=0)
+    for name, fraction in (("valid", valid), ("test", test)):
+        held = sum(forms[f][1] for f, s in assigned.items() if s == name)
+        assert held <= fraction * total + largest / 2  # whole writers: up to half of one over
+
+
+@PROPERTY
+@given(
+    forms=st.lists(FORM_IDS, unique=True, max_size=30),
+    placement=st.data(),
+    scheme=st.sampled_from(sorted(SCHEMES)),
+)
+def test_assign_splits_places_every_form_once_or_says_why_not(
+    forms: list[str], placement: st.DataObject, scheme: str
+) -> None:
+    lists: dict[str, list[str]] = {name: [] for name in LISTS}
+    for form in forms:
+        chosen = placement.draw(st.lists(st.sampled_from(LISTS), max_size=2, unique=True))
+        for name in chosen:
+            lists[name].append(form)
+    absent = placement.draw(st.lists(FORM_IDS, max_size=3))
+    lists["trainset"].extend(a for a in absent if a not in forms)
+    counts = {form: (None, 1) for form in forms}
+    assigned, left_out = assign_splits(counts, lists, IamParams(split=scheme))  # type: ignore[arg-type]
+    reasons = {q.source: q.code for q in left_out}
+    assert set(assigned).isdisjoint(reasons) and set(assigned) | set(reasons) == set(forms)
+    split_of_list = {lst: split for split, names in SCHEMES[scheme].items() for lst in names}
+    for form in forms:
+        holding = [name for name in LISTS if form in lists[name]]
+        if not holding:
+            assert reasons[form] == "not-in-split"
+        elif len(holding) > 1:
+            assert reasons[form] == "in-two-lists"
+        else:
+            assert assigned[form] == split_of_list[holding[0]]
+
+
+def assert_contiguous_cover(ranges: Sequence[tuple[int, int]], total: int) -> None:
+    assert ranges[0][0] == 0 and ranges[-1][1] == total
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
+    assert all(start <= stop for start, stop in ranges)
+
+
+@PROPERTY
+@given(size=st.integers(0, 10**9), scheme=st.sampled_from(["paper", "standard"]))
+def test_enwik8_splits_partition_the_file(size: int, scheme: str) -> None:
+    ranges = split_ranges(size, scheme)  # type: ignore[arg-type]
+    assert [r.name for r in ranges] == (
+        ["train", "valid"] if scheme == "paper" else ["train", "valid", "test"]
+    )
+    assert_contiguous_cover([(r.start, r.stop) for r in ranges], size)
+
+
+@PROPERTY
+@given(total=st.integers(0, 5000), seq_len=st.integers(1, 300), per_unit=st.integers(1, 50))
+def test_text_rows_partition_the_split(total: int, seq_len: int, per_unit: int) -> None:
+    ranges = plan_chunk_ranges(total, seq_len, per_unit)
+    assert_contiguous_cover([(r.first_row, r.end_row) for r in ranges], math.ceil(total / seq_len))
+    assert_contiguous_cover([(r.start, r.stop) for r in ranges], total)
+    assert all(r.start == r.first_row * seq_len for r in ranges)
+
+
+@PROPERTY
+@given(
+    ids=st.lists(st.integers(0, 255), max_size=500),
+    seq_len=st.integers(1, 64),
+    first_row=st.integers(0, 1000),
+)
+def test_text_rows_give_back_the_ids(ids: list[int], seq_len: int, first_row: int) -> None:
+    array = np.asarray(ids, dtype=np.uint8)
+    table = chunk_table(array, seq_len, first_row * seq_len)
+    rows = np.asarray(table.column("ids").to_pylist(), dtype=np.uint8).reshape(-1, seq_len)
+    lengths = table.column("length").to_numpy()
+    np.testing.assert_array_equal(rows_to_ids(rows, lengths), array)
+    offsets = table.column("offset").to_numpy()
+    np.testing.assert_array_equal(offsets, (first_row + np.arange(len(rows))) * seq_len)
+
+
+@PROPERTY
+@given(
+    keys=st.lists(st.text(min_size=1, max_size=12), unique=True, max_size=60),
+    seed=st.integers(0, 2**31),
+    valid=st.floats(0.0, 0.5),
+    test=st.floats(0.0, 0.5),
+)
+def test_wikipedia_pages_split_one_way_whatever_the_order(
+    keys: list[str], seed: int, valid: float, test: float
+) -> None:
+    first = {key: page_split(key, seed, valid, test) for key in keys}
+    second = {key: page_split(key, seed, valid, test) for key in reversed(keys)}
+    assert first == second and set(first.values()) <= {"train", "valid", "test"}
+    if valid == test == 0.0:
+        assert set(first.values()) <= {"train"}
+
+
+# ---------------------------------------------------------------------------------------------
+# stroke XML: the readers return the points written
+
+
+@st.composite
+def inks(draw: st.DrawFn, allow_empty: bool = False) -> tuple[list[list[tuple[int, int, int]]]]:
+    """Strokes of (x, y, centiseconds) points, times rising, as a pen writes them."""
+    n_strokes = draw(st.integers(1, 6))
+    t = draw(st.integers(0, 10**9))
+    strokes = []
+    for _ in range(n_strokes):
+        n = draw(st.integers(0 if allow_empty else 1, 25))
+        points = []
+        for _ in range(n):
+            t += draw(st.integers(0, 5))
+            points.append(
+                (draw(st.integers(-(2**31) + 1, 2**31 - 1)), draw(st.integers(-(10**6), 10**6)), t)
+            )
+        strokes.append(points)
+        t += draw(st.integers(1, 300))
+    return (strokes,)
+
+
+def line_ink(strokes: list[list[tuple[int, int, int]]]) -> LineInk:
+    flat = [p for stroke in strokes for p in stroke]
+    x, y, t = (np.asarray([p[i] for p in flat], dtype=np.int64) for i in range(3))
+    ends = np.cumsum([len(s) for s in strokes]).astype(np.int64)
+    return LineInk(x, y, t, ends, stroke_times(t, ends))
+
+
+def assert_points(ink: object, strokes: list[list[tuple[int, int, int]]]) -> None:
+    flat = [p for stroke in strokes for p in stroke]
+    np.testing.assert_array_equal(ink.x, [p[0] for p in flat])  # type: ignore[attr-defined]
+    np.testing.assert_array_equal(ink.y, [p[1] for p in flat])  # type: ignore[attr-defined]
+    times = ink.t  # type: ignore[attr-defined]
+    if not flat and times is None:
+        pass  # no point, no time: the tree reader says None, the fast path an empty array
+    else:
+        np.testing.assert_allclose(times, [p[2] / 100 for p in flat], rtol=0, atol=1e-9)
+    np.testing.assert_array_equal(ink.ends, np.cumsum([len(s) for s in strokes]))  # type: ignore[attr-defined]
+
+
+@PROPERTY
+@given(drawn=inks())
+def test_a_release_form_stroke_file_reads_back_exactly(
+    drawn: tuple[list[list[tuple[int, int, int]]]],
+) -> None:
+    (strokes,) = drawn
+    data = line_xml(line_ink(strokes))
+    fast = fast_stroke_xml(data)
+    assert fast is not None, "the release's own form must take the fast path"
+    assert_points(fast, strokes)
+    assert_points(tree_stroke_xml(data, "x.xml"), strokes)
+
+
+def other_form(strokes: list[list[tuple[int, int, int]]], style: dict[str, object]) -> bytes:
+    """The same points in a form the release does not use: other attribute order, quoting,
+    white space, comments, self-closing empty strokes."""
+    quote = str(style["quote"])
+    order = list(style["order"])  # type: ignore[call-overload]
+    pad = str(style["pad"])
+    parts = ['<?xml version="1.0" encoding="ISO-8859-1"?>\n<WhiteboardCaptureSession>']
+    if style["comment"]:
+        parts.append("<!-- captured -->")
+    parts.append("<StrokeSet>")
+    for stroke in strokes:
+        if not stroke and style["self_closing"]:
+            parts.append("<Stroke/>")
+            continue
+        parts.append("<Stroke colour=" + quote + "black" + quote + ">")
+        for x, y, t in stroke:
+            values = {"x": str(x), "y": str(y), "time": f"{t // 100}.{t % 100:02d}"}
+            attrs = pad.join(f"{k}={quote}{values[k]}{quote}" for k in order)
+            parts.append(f"<Point{pad}{attrs}{pad}/>")
+        parts.append("</Stroke>")
+    parts.append("</StrokeSet></WhiteboardCaptureSession>")
+    return "\n".join(parts).encode()
+
+
+STYLES = st.fixed_dictionaries(
+    {
+        "quote": st.sampled_from(['"', "'"]),
+        "order": st.permutations(["x", "y", "time"]),
+        "pad": st.sampled_from([" ", "  ", "\t", "\r\n "]),
+        "comment": st.booleans(),
+        "self_closing": st.booleans(),
+    }
+)
+
+
+@PROPERTY
+@given(drawn=inks(allow_empty=True), style=STYLES)
+def test_fast_and_tree_readers_agree_on_any_form(
+    drawn: tuple[list[list[tuple[int, int, int]]]], style: dict[str, object]
+) -> None:
+    (strokes,) = drawn
+    data = other_form(strokes, style)
+    tree = tree_stroke_xml(data, "x.xml")
+    assert_points(tree, strokes)
+    fast = fast_stroke_xml(data)
+    if fast is not None:  # where the fast path takes a file, it must read what the tree reads
+        assert_points(fast, strokes)
+    assert_points(parse_stroke_xml(data, "x.xml"), strokes)
+
+
+@pytest.mark.parametrize("empty_first", [True, False])
+def test_empty_strokes_are_kept_as_strokes_by_both_readers(empty_first: bool) -> None:
+    strokes = [[], [(1, 2, 100), (3, 4, 101)]] if empty_first else [[(1, 2, 100)], []]
+    data = other_form(
+        strokes,
+        {
+            "quote": '"',
+            "order": ["x", "y", "time"],
+            "pad": " ",
+            "comment": False,
+            "self_closing": False,
+        },
+    )
+    assert_points(tree_stroke_xml(data, "x.xml"), strokes)
+    assert_points(parse_stroke_xml(data, "x.xml"), strokes)
