@@ -186,7 +186,7 @@ def _add_synth_command(name: str) -> None:
         return
     synth_fn, synth_params = spec.synth, spec.synth_params
 
-    @synth.command(name=name, help=f"Generate a {name} corpus in the release's layout.")
+    @synth.command(name=name, help=f"Generate a corpus in the {name} release's own layout.")
     @click.option("--out", required=True, help="Folder to write the raw corpus into.")
     @click.option("--overwrite", is_flag=True, help="Write into a folder that is not empty.")
     @click.option("--quiet", is_flag=True, help="No progress bar.")
