@@ -223,10 +223,13 @@ def fast_stroke_xml(data: bytes) -> Ink | None:
     body = _after_declaration(data)
     if body is None or b"<!" in body or b"<?" in body or b"&" in body or not ROOT_START.match(body):
         return None
+    parser = check_only_parser()
     try:
-        etree.fromstring(data, check_only_parser())
+        etree.fromstring(data, parser)
     except etree.XMLSyntaxError:
         return None
+    if len(parser.error_log):  # what libxml2 only logs, e.g. an undeclared namespace prefix
+        return None  # (the tree reader refuses it): not the release's form
     start, end = body.find(b"<StrokeSet>"), body.find(b"</StrokeSet>")
     if start < 0 or end < start or body.find(b"<StrokeSet", start + 1) >= 0:
         return None
