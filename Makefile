@@ -38,5 +38,11 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
 
+# coverage-guided fuzzing of the IAM-OnDB readers (atheris), FUZZ_SECONDS per target
+FUZZ_SECONDS ?= 60
+fuzz: $(STAMP)
+	$(BIN)/pip install --quiet atheris
+	$(BIN)/python tests/reliability/fuzz.py --seconds $(FUZZ_SECONDS)
+
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .typecheck build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

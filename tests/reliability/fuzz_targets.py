@@ -1,0 +1,102 @@
+"""The fuzz targets: what each reader may do with any bytes at all.
+
+A reader of raw files may return its records or raise `BadInput` (which the build turns into a
+quarantine entry); any other exception, or a hang, is a bug. Each `check_*` feeds one input to
+one reader and raises AssertionError (or lets the unexpected exception through) when that rule,
+or a property of the result, is broken. They run under atheris (`fuzz.py`, `make fuzz`), over
+the kept corpus in `corpus/<target>/` (`test_fuzz.py`), and under hypothesis's mutations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from graves_data.corpora.iam_ondb import (
+    IamParams,
+    fast_stroke_xml,
+    parse_transcription,
+    parse_writer,
+    read_line,
+    tree_stroke_xml,
+)
+from graves_data.errors import BadInput
+from graves_data.pipelines.strokes import Ink, from_offsets, to_offsets
+
+PARAMS = IamParams()
+SOURCE = "lineStrokes/f00/f00-000/f00-000z-01.xml"
+
+
+def check_stroke(data: bytes) -> None:
+    """A stroke file through the whole line reader (parse, then clean): an Ink with points, or
+    BadInput. Where the fast path takes the file, the tree reader must read the same Ink, and
+    the cleaned line must survive offsets and back exactly."""
+    fast = fast_stroke_xml(data)
+    if fast is not None:
+        _same_ink(fast, tree_stroke_xml(data, SOURCE))
+    try:
+        ink, _ = read_line(data, SOURCE, PARAMS)
+    except BadInput as error:
+        _named(error, SOURCE)
+        return
+    if ink.n_points == 0:
+        raise AssertionError("read_line returned a line without points")
+    offsets, origin = to_offsets(ink)
+    x, y, ends = from_offsets(offsets, origin)
+    np.testing.assert_array_equal(x, ink.x)
+    np.testing.assert_array_equal(y, ink.y)
+    np.testing.assert_array_equal(ends, ink.ends[ink.ends > 0])
+
+
+def check_transcription(data: bytes) -> None:
+    """A transcription file: its CSR lines (non-empty, trimmed, no control character), or
+    BadInput."""
+    source = "ascii/f00/f00-000/f00-000z.txt"
+    try:
+        lines = parse_transcription(data, source)
+    except BadInput as error:
+        _named(error, source)
+        return
+    if not isinstance(lines, list) or not lines:
+        raise AssertionError(f"no lines and no BadInput: {lines!r}")
+    for line in lines:
+        if not line or line != line.strip() or any(map(_control, line)):
+            raise AssertionError(f"a line that should have been refused: {line!r}")
+
+
+def _control(char: str) -> bool:
+    """A C0 or C1 control character other than tab."""
+    return (ord(char) < 32 and char != "\t") or 127 <= ord(char) < 160
+
+
+def check_writer(data: bytes) -> None:
+    """An original XML file: (writer, None) or (None, why); it never raises."""
+    found = parse_writer(data, "original/f00/f00-000/strokesz.xml")
+    if not isinstance(found, tuple) or len(found) != 2:
+        raise AssertionError(f"not a (writer, why) pair: {found!r}")
+    writer, why = found
+    if (writer is None) == (why is None):
+        raise AssertionError(f"exactly one of writer and reason must be given: {found!r}")
+    if writer is not None and (not writer or writer != writer.strip()):
+        raise AssertionError(f"an empty or untrimmed writer id: {writer!r}")
+
+
+def _same_ink(fast: Ink, tree: Ink) -> None:
+    np.testing.assert_array_equal(fast.x, tree.x)
+    np.testing.assert_array_equal(fast.y, tree.y)
+    np.testing.assert_array_equal(fast.ends, tree.ends)
+    if fast.n_points:
+        np.testing.assert_array_equal(fast.t, tree.t)
+
+
+def _named(error: BadInput, source: str) -> None:
+    if error.source != source or not error.code or not error.reason:
+        raise AssertionError(f"BadInput without its source, code or reason: {error!r}")
+
+
+TARGETS: dict[str, Callable[[bytes], None]] = {
+    "stroke": check_stroke,
+    "transcription": check_transcription,
+    "writer": check_writer,
+}
