@@ -108,8 +108,10 @@ class LSTMLayer(nn.Module):
         self, projected: torch.Tensor, state: State, clip: float | None
     ) -> tuple[torch.Tensor, State]:
         outputs = []
-        for t in range(projected.shape[1]):
-            state = self.cell(projected[:, t], state, clip)
+        # unbind, not projected[:, t]: each slice's backward would write a gradient the size
+        # of the whole sequence, quadratic in its length
+        for step in projected.unbind(1):
+            state = self.cell(step, state, clip)
             outputs.append(state[0])
         return torch.stack(outputs, dim=1), state
 

@@ -126,8 +126,8 @@ class HandwritingSynthesis(nn.Module):
         window_weight = self.first.weight_ih[:, 3:]
         cell, w, kappa = state.first, state.window, state.kappa
         hs, ws, phis = [], [], []
-        for t in range(x.shape[1]):
-            cell = self.first.cell(projected[:, t] + F.linear(w, window_weight), cell, clip)
+        for step in projected.unbind(1):  # (not projected[:, t]: see LSTMLayer.stepped)
+            cell = self.first.cell(step + F.linear(w, window_weight), cell, clip)
             alpha, beta, kappa = window_params(self.window(cell[0]), kappa)
             phi = window_weights(alpha, beta, kappa, onehot.shape[1] + int(keep_phi))
             w = torch.bmm((phi[:, : onehot.shape[1]] * text_mask).unsqueeze(1), onehot).squeeze(1)
