@@ -426,15 +426,16 @@ def test_irregular_files_leave_the_fast_path_and_read_the_same(old: bytes, new: 
     assert parse_stroke_xml(variant, "v.xml").n_points == regular.n_points
 
 
-def test_an_empty_stroke_reads_the_same_on_both_paths() -> None:
-    from graves_data.corpora.iam_ondb import fast_stroke_xml, tree_stroke_xml
+@pytest.mark.parametrize(("empty", "fast"), [(b"<Stroke></Stroke>", True), (b"<Stroke/>", False)])
+def test_an_empty_stroke_reads_the_same_on_both_paths(empty: bytes, fast: bool) -> None:
+    from graves_data.corpora.iam_ondb import fast_stroke_xml, parse_stroke_xml, tree_stroke_xml
 
     end = b"    </Stroke>\n  </StrokeSet>"
-    variant = REGULAR.replace(end, b'    </Stroke>\n    <Stroke colour="black"/>\n  </StrokeSet>')
-    fast = fast_stroke_xml(variant)
-    assert fast is not None
-    same_ink(fast, tree_stroke_xml(variant, "v.xml"))
-    np.testing.assert_array_equal(fast.ends, [3, 4, 4])
+    variant = REGULAR.replace(end, b"    </Stroke>\n    " + empty + b"\n  </StrokeSet>")
+    assert (fast_stroke_xml(variant) is not None) == fast
+    ink = parse_stroke_xml(variant, "v.xml")
+    same_ink(ink, tree_stroke_xml(variant, "v.xml"))
+    np.testing.assert_array_equal(ink.ends, [3, 4, 4])
 
 
 @pytest.mark.parametrize(
