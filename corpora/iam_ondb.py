@@ -54,7 +54,7 @@ from graves_data.pipelines.runner import (
 from graves_data.pipelines.strokes import CleanParams, CleanReport, Ink, clean
 from graves_data.schema import HANDWRITING, canonical_json
 from graves_data.shards import ShardWriter, shard_path
-from graves_data.storage import Location, resolve
+from graves_data.storage import Location, change_stamp, resolve
 from graves_data.synth.iam_ondb import IamSynthParams, synth_iam_ondb
 from graves_data.vocab import Vocab, build_vocab, count_symbols
 
@@ -509,12 +509,12 @@ def _inventory_strokes(raw: Location, part: tuple[str, Location], inv: Inventory
     if kind == "folder":
         for rel in _folder_files(location, inv):
             info = location.fs.info(location.join(rel).path)
-            mtime = int(float(info.get("mtime", 0) or 0) * 1e9)
+            mtime = change_stamp(info)
             _add_stroke_file(posixpath.join(location.name, rel), int(info["size"]), mtime, inv)
         return
     inv.strokes_archive = location
     stat = location.fs.info(location.path)
-    mtime = int(float(stat.get("mtime", 0) or 0) * 1e9)
+    mtime = change_stamp(stat)
     with location.open("rb") as handle:
         for member in iter_tar(handle, location.url, read_data=False):
             if member.data is None:
