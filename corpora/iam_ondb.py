@@ -81,6 +81,9 @@ LINE_FILE = re.compile(r"^(?P<form>[A-Za-z0-9]+-[0-9]+[A-Za-z]?)-(?P<line>[0-9]{
 ORIGINAL_FILE = re.compile(r"^strokes(?P<suffix>[A-Za-z]?)\.xml$")
 TRANSCRIPTION_FILE = re.compile(r"^(?P<form>[A-Za-z0-9]+-[0-9]+[A-Za-z]?)\.txt$")
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# the largest |coordinate| a line may hold: any step between two such points is at most 2**24,
+# which float32 offsets hold exactly (so origin + cumsum(offsets) gives the points back)
+MAX_COORDINATE = 2**23
 
 
 @dataclass(frozen=True)
@@ -884,7 +887,15 @@ def read_line(data: bytes | None, source: str, params: IamParams) -> tuple[Ink, 
     """One stroke file, parsed and cleaned; BadInput if nothing usable is left."""
     if data is None:
         raise BadInput(source, "missing-member", "stroke file listed but missing from the archive")
-    ink, report = clean(parse_stroke_xml(data, source), params.clean_params())
+    ink = parse_stroke_xml(data, source)
+    if ink.n_points and max(np.abs(ink.x).max(), np.abs(ink.y).max()) > MAX_COORDINATE:
+        raise BadInput(
+            source,
+            "out-of-range",
+            f"a coordinate beyond +-{MAX_COORDINATE} board units: a step to it would not fit "
+            "the float32 offsets exactly (a real board is under 100,000)",
+        )
+    ink, report = clean(ink, params.clean_params())
     if ink.n_points == 0:
         raise BadInput(source, "no-points", "no pen points left (empty, or all removed as errors)")
     return ink, report
