@@ -145,6 +145,7 @@ QUARANTINED: dict[str, tuple[Callable[[bytes], bytes], str]] = {
     "infinite coordinate": (point_as('<Point x="{x}" y="-inf" time="{t}"/>'), "non-finite"),
     "fractional coordinate": (point_as('<Point x="{x}.5" y="{y}" time="{t}"/>'), "non-integer"),
     "x beyond 32 bits": (point_as('<Point x="{x}0000000" y="{y}" time="{t}"/>'), "out-of-range"),
+    "x beyond float32 steps": (point_as('<Point x="9000000" y="{y}" time="{t}"/>'), "out-of-range"),
     "only empty strokes": (all_strokes_empty, "no-points"),
     "bytes outside the declared encoding": (utf8_declared_with_latin1_byte, "xml-syntax"),
     "billion laughs": (billion_laughs, "xml-dtd"),
