@@ -54,8 +54,7 @@ class Buckets:
         return f"s3://{self.raw}/{prefix}"
 
 
-@pytest.fixture
-def buckets(moto: MotoServer) -> Buckets:
+def new_buckets() -> Buckets:
     from s3fs import S3FileSystem
 
     fs = S3FileSystem()
@@ -64,3 +63,15 @@ def buckets(moto: MotoServer) -> Buckets:
     fs.mkdir(raw)
     fs.mkdir(out)
     return Buckets(fs, raw, out)
+
+
+@pytest.fixture
+def buckets(moto: MotoServer) -> Buckets:
+    """Buckets of this test alone (for tests that change what they find there)."""
+    return new_buckets()
+
+
+@pytest.fixture(scope="module")
+def shared_buckets(moto: MotoServer) -> Buckets:
+    """Buckets of a whole module, for tests that only read."""
+    return new_buckets()

@@ -90,10 +90,11 @@ def test_archives_read_in_place_from_s3(buckets: Buckets, tmp_path: Path) -> Non
 # --- reading it back -----------------------------------------------------------------------
 
 
-@pytest.fixture
-def built_s3(buckets: Buckets, iam_s3: str) -> str:
-    out = f"s3://{buckets.out}/iam-ondb"
-    iam_ondb.build(iam_s3, out, PARAMS, execution=LOCAL)
+@pytest.fixture(scope="module")
+def built_s3(shared_buckets: Buckets, iam_raw: Path) -> str:
+    """Built once from S3 into S3; the tests below only read it."""
+    out = f"s3://{shared_buckets.out}/iam-ondb"
+    iam_ondb.build(shared_buckets.upload(iam_raw, "iam-ondb"), out, PARAMS, execution=LOCAL)
     return out
 
 
@@ -160,6 +161,7 @@ def _cli(*args: str) -> list[str]:
     return [GRAVES_DATA, "build", "iam-ondb", *args, "--quiet", "--workers", "1"]
 
 
+@pytest.mark.slow
 def test_a_build_killed_mid_way_on_s3_resumes_to_the_same_bytes(
     buckets: Buckets, iam_s3: str, iam_local: Path
 ) -> None:
