@@ -288,7 +288,8 @@ def test_a_prefix_of_other_files_is_never_overwritten(buckets: Buckets, iam_s3: 
 
 
 def test_wikipedia_dump_on_s3(buckets: Buckets, tmp_path: Path) -> None:
-    """bz2 streams read by byte range from S3, the scan's scratch text on S3 too."""
+    """bz2 streams read by byte range from S3, the scan's scratch text on S3 too; the
+    trainer's text reader streams the result."""
     raw = tmp_path / "raw"
     write_dump(raw, DumpSynthParams(pages=150, seed=7, pages_per_stream=10))
     params = WikipediaParams(shard_mb=0.02, valid_fraction=0.1, test_fraction=0.1)
@@ -297,6 +298,15 @@ def test_wikipedia_dump_on_s3(buckets: Buckets, tmp_path: Path) -> None:
     wikipedia.build(buckets.upload(raw, "wiki"), out, params, execution=TWO_LOCAL)
     assert_same_dataset(out, tmp_path / "local")
     assert not buckets.fs.find(f"{out}/.build/scratch")
+
+    from graves_data.models.data import TextStream
+
+    remote = list(TextStream(out, "train", 4, epochs=1))
+    local = list(TextStream(str(tmp_path / "local"), "train", 4, epochs=1))
+    assert len(remote) == len(local) > 0
+    for ours, theirs in zip(remote, local, strict=True):
+        assert np.array_equal(ours.inputs.numpy(), theirs.inputs.numpy())
+        assert np.array_equal(ours.targets.numpy(), theirs.targets.numpy())
 
 
 @pytest.fixture
