@@ -24,7 +24,6 @@ damaged stroke files (left out line by line).
 from __future__ import annotations
 
 import hashlib
-import io
 import posixpath
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -79,6 +78,8 @@ REPORT_ONLY = frozenset({"not-in-split"})
 
 LINE_FILE = re.compile(r"^(?P<form>[A-Za-z0-9]+-[0-9]+[A-Za-z]?)-(?P<line>[0-9]{2,3})\.xml$")
 ORIGINAL_FILE = re.compile(r"^strokes(?P<suffix>[A-Za-z]?)\.xml$")
+WRITER_CHUNK = 1024
+HEAD_BYTES = 16384  # an original XML file's General element lies well within its first 16 KB
 TRANSCRIPTION_FILE = re.compile(r"^(?P<form>[A-Za-z0-9]+-[0-9]+[A-Za-z]?)\.txt$")
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 # the largest |coordinate| a line may hold: any step between two such points is at most 2**24,
@@ -210,9 +211,13 @@ def check_only_parser() -> etree.XMLParser:
     return etree.XMLParser(target=target, resolve_entities=False, no_network=True, load_dtd=False)
 
 
-POINT = re.compile(rb'<Point x="(-?[0-9]+)" y="(-?[0-9]+)" time="([0-9]+(?:\.[0-9]+)?)"\s*/>')
 ROOT_START = re.compile(rb"\s*<WhiteboardCaptureSession[\s>]")
-STROKE_START = re.compile(rb"<Stroke[\s>/]")
+STROKE_HEAD = re.compile(rb"<Stroke(?:\s[^>]*)?>")
+NUMBER_BYTES = b"0123456789.-"
+NUMBERS_ONLY = bytes(c if c in NUMBER_BYTES else 32 for c in range(256))  # all else -> space
+POINT_SKELETON = b'<Pointx=""y=""time=""/>'  # a release Point, numbers and spaces removed
+POINT_TOKENS = (b'<Point x="', b'" y="', b'" time="')  # each exactly once per release Point
+SKELETON = re.compile(rb'(?:<S>(?:<Pointx=""y=""time=""/>)*</Stroke>)*')
 
 
 def fast_stroke_xml(data: bytes) -> Ink | None:
@@ -220,11 +225,13 @@ def fast_stroke_xml(data: bytes) -> Ink | None:
 
     Sound because of what it checks first: the document is well-formed (lxml parses it, with
     no tree), and holds no comment, CDATA, DOCTYPE, processing instruction or entity reference,
-    so every `<` in it starts or ends an element and attribute values are literal. Then each
-    stroke must hold nothing but Point elements that all match the release's exact form.
+    so every `<` in it starts or ends an element and attribute values are literal. Then the
+    StrokeSet must hold nothing but strokes of Point elements of the release's exact form.
     """
-    body = _after_declaration(data)
-    if body is None or b"<!" in body or b"<?" in body or b"&" in body or not ROOT_START.match(body):
+    begin = _body_start(data)
+    if begin < 0 or data.find(b"<!", begin) >= 0 or data.find(b"<?", begin) >= 0 or b"&" in data:
+        return None
+    if not ROOT_START.match(data, begin):
         return None
     parser = check_only_parser()
     try:
@@ -233,42 +240,55 @@ def fast_stroke_xml(data: bytes) -> Ink | None:
         return None
     if len(parser.error_log):  # what libxml2 only logs, e.g. an undeclared namespace prefix
         return None  # (the tree reader refuses it): not the release's form
-    start, end = body.find(b"<StrokeSet>"), body.find(b"</StrokeSet>")
-    if start < 0 or end < start or body.find(b"<StrokeSet", start + 1) >= 0:
+    start, end = data.find(b"<StrokeSet>", begin), data.find(b"</StrokeSet>", begin)
+    if start < 0 or end < start or data.find(b"<StrokeSet", start + 1) >= 0:
         return None
-    if body.find(b"<Point", 0, start) >= 0 or body.find(b"<Point", end) >= 0:
+    if data.find(b"<Point", begin, start) >= 0 or data.find(b"<Point", end) >= 0:
         return None
-    return _fast_strokes(body[start + len(b"<StrokeSet>") : end])
+    return _fast_strokes(data[start + len(b"<StrokeSet>") : end])
 
 
-def _after_declaration(data: bytes) -> bytes | None:
+def _body_start(data: bytes) -> int:
+    """Where the document's elements begin (after the XML declaration); -1 if it is unclosed."""
     if not data.startswith(b"<?xml"):
-        return data
+        return 0
     close = data.find(b"?>")
-    return None if close < 0 else data[close + 2 :]
+    return -1 if close < 0 else close + 2
 
 
 def _fast_strokes(strokeset: bytes) -> Ink | None:
-    chunks = STROKE_START.split(strokeset)
-    if chunks[0].strip():
-        return None  # something other than strokes inside StrokeSet
-    counts = [chunk.count(b"<Point") for chunk in chunks[1:]]
-    closing = [chunk.count(b"</Stroke>") for chunk in chunks[1:]]
-    tags = sum(chunk.count(b"<") for chunk in chunks[1:])
-    found = POINT.findall(strokeset)
-    if (
-        len(found) != sum(counts)
-        or tags != len(found) + sum(closing)
-        or any(c > 1 for c in closing)
-    ):
-        return None  # an element that is not a Point of the usual form
-    values = [float(v) for triple in found for v in triple]
-    numbers = np.array(values, dtype=np.float64).reshape(-1, 3)
-    if len(numbers) and np.abs(numbers[:, :2]).max() > 2**31 - 1:
+    """Points of a StrokeSet body whose every stroke holds only `<Point x y time/>` elements.
+
+    With the stroke tags marked and the numbers and white space taken out, the markup must be
+    exactly strokes of Point skeletons (`SKELETON`); the numbers, read in order, must then be
+    three per point and the coordinates integers. Any other shape (a self-closing stroke, an
+    attribute more or less, another element) returns None and the tree reader decides.
+    """
+    marked = STROKE_HEAD.sub(b"<S>", strokeset)
+    skeleton = marked.translate(None, NUMBER_BYTES + b" \t\r\n")
+    if SKELETON.fullmatch(skeleton) is None:
         return None
-    ends = np.cumsum(np.asarray(counts, dtype=np.int64))
-    xy = numbers[:, :2].astype(np.int64)
-    return Ink(xy[:, 0], xy[:, 1], numbers[:, 2].copy(), ends)
+    stroke_lengths = [len(part) for part in skeleton.split(b"</Stroke>")[:-1]]
+    counts = [(length - 3) // len(POINT_SKELETON) for length in stroke_lengths]
+    if any(marked.count(token) != sum(counts) for token in POINT_TOKENS):
+        return None  # a name split by white space (<Poin tx=) or holding numbers (<Point1)
+    return _fast_numbers(marked, counts)
+
+
+def _fast_numbers(bodies: bytes, counts: list[int]) -> Ink | None:
+    try:
+        numbers = np.array(bodies.translate(NUMBERS_ONLY).split(), dtype=np.float64)
+    except ValueError:
+        return None
+    if len(numbers) != 3 * sum(counts):
+        return None
+    numbers = numbers.reshape(-1, 3)
+    xy = numbers[:, :2]
+    if len(xy) and (np.abs(xy).max() > 2**31 - 1 or np.any(xy != np.rint(xy))):
+        return None
+    ends = np.cumsum(np.asarray(counts, dtype=np.int64)) if counts else np.zeros(0, np.int64)
+    whole = xy.astype(np.int64)
+    return Ink(whole[:, 0], whole[:, 1], numbers[:, 2].copy(), ends)
 
 
 def _first_point_without(strokeset: Any) -> str:
@@ -370,26 +390,32 @@ def parse_writer(data: bytes, source: str) -> tuple[str | None, str | None]:
     """(writer id, None) from an original XML file's head, or (None, why not)."""
     if has_doctype(data):
         return None, "has a DOCTYPE; DTDs and entities are not read"
-    events = etree.iterparse(
-        io.BytesIO(data),
-        events=("start",),
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
+    parser = etree.XMLPullParser(
+        events=("start",), resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
     )
     try:
-        for _, element in events:
-            if element.getroottree().docinfo.doctype:
-                return None, "has a DOCTYPE; DTDs and entities are not read"
-            if element.tag == "Form":
-                writer = (element.get("writerID") or "").strip()
-                return (writer, None) if writer else (None, "Form has no writerID")
-            if element.tag in ("Transcription", "WhiteboardDescription", "StrokeSet"):
-                return None, "no General/Form element"
+        # fed a little at a time: the answer is in the first elements, the file is large
+        for start in range(0, len(data), WRITER_CHUNK):
+            parser.feed(data[start : start + WRITER_CHUNK])
+            found = _writer_event(parser)
+            if found is not None:
+                return found
+        parser.close()
+        return _writer_event(parser) or (None, "no General/Form element")
     except etree.XMLSyntaxError as exc:
         return None, f"unreadable original XML ({exc})"
-    return None, "no General/Form element"
+
+
+def _writer_event(parser: Any) -> tuple[str | None, str | None] | None:
+    for _, element in parser.read_events():
+        if element.getroottree().docinfo.doctype:
+            return None, "has a DOCTYPE; DTDs and entities are not read"
+        if element.tag == "Form":
+            writer = (element.get("writerID") or "").strip()
+            return (writer, None) if writer else (None, "Form has no writerID")
+        if element.tag in ("Transcription", "WhiteboardDescription", "StrokeSet"):
+            return None, "no General/Form element"
+    return None
 
 
 def parse_split_list(data: bytes) -> list[str]:
@@ -417,6 +443,7 @@ class Inventory:
     strokes: dict[str, list[StrokeFile]] = field(default_factory=dict)
     transcriptions: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     writers: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    originals: dict[str, str] = field(default_factory=dict)
     lists: dict[str, list[str]] | None = None
     sources: list[SourceFile] = field(default_factory=list)
     quarantine: list[Quarantined] = field(default_factory=list)
@@ -460,7 +487,9 @@ def take_inventory(raw: Location) -> Inventory:
     _inventory_strokes(raw, strokes, inventory)
     for rel, data in _component_files(raw, ascii_part, inventory):
         _add_transcription(rel, data, inventory)
-    if original is not None:
+    if original is not None and original[0] == "folder":
+        _original_heads(original[1], inventory)
+    elif original is not None:
         for rel, data in _component_files(raw, original, inventory):
             _add_original(rel, data, inventory)
     inventory.lists = read_split_lists(raw, inventory)
@@ -548,12 +577,35 @@ def _add_transcription(path: str, data: bytes, inv: Inventory) -> None:
     inv.transcriptions[match["form"]] = (path, data)
 
 
-def _add_original(path: str, data: bytes, inv: Inventory) -> None:
+def _original_heads(folder: Location, inv: Inventory) -> None:
+    """Writers from the heads of the original XML files (General comes first in each).
+
+    An original file holds the whole form's strokes too: the plan reads only its first
+    kilobytes, and the workers read and hash the whole file, in parallel, for `sources`."""
+    for rel in _folder_files(folder, inv):
+        path = posixpath.join(folder.name, rel)
+        if ORIGINAL_FILE.match(posixpath.basename(path)) is None:
+            continue
+        with folder.join(rel).open("rb") as handle:
+            head = handle.read(HEAD_BYTES)
+            writer, why = parse_writer(head, path)
+            if why is not None and why.startswith("unreadable") and len(head) == HEAD_BYTES:
+                writer, why = parse_writer(head + handle.read(), path)  # cut too early: all of it
+        form = _original_form(path)
+        inv.writers[form] = (writer, why)
+        inv.originals[form] = path
+
+
+def _original_form(path: str) -> str:
     match = ORIGINAL_FILE.match(posixpath.basename(path))
-    if match is None:
+    suffix = match["suffix"] if match else ""
+    return posixpath.basename(posixpath.dirname(path)) + suffix
+
+
+def _add_original(path: str, data: bytes, inv: Inventory) -> None:
+    if ORIGINAL_FILE.match(posixpath.basename(path)) is None:
         return  # the original-xml release holds other files too; only strokes*.xml name writers
-    form = posixpath.basename(posixpath.dirname(path)) + match["suffix"]
-    inv.writers[form] = parse_writer(data, path)
+    inv.writers[_original_form(path)] = parse_writer(data, path)
 
 
 def read_split_lists(raw: Location, inv: Inventory) -> dict[str, list[str]] | None:
@@ -594,6 +646,7 @@ class FormTask:
     writer_id: str | None
     texts: tuple[str, ...]
     files: tuple[StrokeFile, ...]
+    original: str | None = None  # its original XML file, hashed by the worker (folder builds)
 
 
 @dataclass(frozen=True)
@@ -726,7 +779,7 @@ def plan_forms(inv: Inventory, params: IamParams, on_bad_input: str) -> Plan:
             quarantine.append(Quarantined(error.source, error.code, error.reason))
             continue
         writer = inv.writers.get(form, (None, "no original XML file"))[0]
-        aligned[form] = FormTask(form, writer, texts, tuple(files))
+        aligned[form] = FormTask(form, writer, texts, tuple(files), inv.originals.get(form))
     for form in sorted(set(inv.transcriptions) - set(inv.strokes)):
         path = inv.transcriptions[form][0]
         quarantine.append(
@@ -846,6 +899,10 @@ def process_unit(unit: Unit, ctx: UnitContext) -> UnitResult:
     lines = [
         (form, f, t) for form in payload.forms for f, t in zip(form.files, form.texts, strict=True)
     ]
+    for form in payload.forms:
+        if form.original is not None:
+            original = raw.join(form.original).read_bytes()
+            sources.append(SourceFile(form.original, len(original), _sha(original)))
     for index, (form, stroke_file, text) in enumerate(lines):
         if payload.data is not None:
             data = payload.data[index]
