@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import CancelledError
 from typing import Any
@@ -37,6 +38,12 @@ from graves_data.pipelines.runner import (
     run_unit,
 )
 
+# A unit read from an archive (IAM-OnDB's .tar.gz, which has no random access) carries its
+# members' bytes, some megabytes. They travel inside the task, through the scheduler, on
+# purpose: the scheduler can then rerun the unit on another worker when one dies, which data
+# scattered to a worker beforehand would not survive. In flight at once: the window, at most
+# `WINDOW_PER_WORKER` units a worker. So dask's advice about large graphs is not for us.
+LARGE_GRAPH = "Sending large graph"
 NO_WORKERS_TIMEOUT_KEY = "graves-data.no-workers-timeout"
 DEFAULT_NO_WORKERS_TIMEOUT = "60s"
 POLL_SECONDS = 0.5
@@ -165,16 +172,18 @@ def dispatch_dask(
     try:
         window = WINDOW_PER_WORKER * max(1, watch.workers())
         for unit, fingerprint in todo:
-            future = client.submit(
-                run_unit,
-                process,
-                unit,
-                ctx,
-                fingerprint,
-                key=f"graves-data-{ctx.corpus}-{unit.key}-{run}",
-                retries=execution.retries,
-                pure=False,
-            )
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", LARGE_GRAPH, UserWarning)
+                future = client.submit(
+                    run_unit,
+                    process,
+                    unit,
+                    ctx,
+                    fingerprint,
+                    key=f"graves-data-{ctx.corpus}-{unit.key}-{run}",
+                    retries=execution.retries,
+                    pure=False,
+                )
             watch.add(future, f"unit {unit.key}")
             while len(watch.pending) >= window:
                 yield watch.next_result()[1]

@@ -137,6 +137,19 @@ def test_iam_ondb_archives_on_the_cluster(client: Any, tmp_path: Path) -> None:
     assert_same_dataset(tmp_path / "dask", tmp_path / "local")
 
 
+@pytest.mark.slow
+def test_archive_units_of_many_megabytes_go_quietly(cluster: DaskCluster, tmp_path: Path) -> None:
+    """64 forms' stroke files travel inside each task (so a lost worker's unit can run again
+    elsewhere): dask's large-graph advice would only be noise on the user's terminal."""
+    raw = tmp_path / "raw"
+    synth_iam_ondb(raw, IamSynthParams(lines=480, seed=6, archives=True), progress=False)
+    iam_ondb.build(raw, tmp_path / "local", IamParams(), execution=LOCAL)
+    done = cli_build("iam-ondb", raw, tmp_path / "dask", "--scheduler", cluster.address)
+    assert done.returncode == 0, done.stderr
+    assert "large graph" not in done.stderr, done.stderr
+    assert_same_dataset(tmp_path / "dask", tmp_path / "local")
+
+
 @pytest.mark.parametrize("corpus", sorted(TEXT_CASES))
 def test_text_builds_on_the_cluster(corpus: str, client: Any, tmp_path: Path) -> None:
     raw = tmp_path / "raw"
