@@ -55,6 +55,17 @@ def require_torch() -> None:
         raise UsageError("the networks need PyTorch: pip install 'graves-data[train]'")
 
 
+THREADS_HELP = "CPU threads (0: torch's default); the networks step through time in small ops"
+
+
+def use_threads(threads: int) -> None:
+    require_torch()
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
 # ---------------------------------------------------------------------------------------------
 # options from config dataclasses
 
@@ -207,11 +218,18 @@ for _task in MODEL_CONFIGS:
 @click.option("--dynamic", is_flag=True, help="Also dynamic evaluation (learning while reading).")
 @click.option("--batches", type=int, default=None, help="Evaluate only the first N batches.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--threads", type=int, default=1, show_default=True, help=THREADS_HELP)
 def eval_command(
-    run_dir: str, split: str, as_json: bool, dynamic: bool, batches: int | None, device: str
+    run_dir: str,
+    split: str,
+    as_json: bool,
+    dynamic: bool,
+    batches: int | None,
+    device: str,
+    threads: int,
 ) -> None:
     """Evaluate a trained run: nats per sequence and SSE per point, or bits per character."""
-    require_torch()
+    use_threads(threads)
     from graves_data.models.evaluate import evaluate_run
 
     report = evaluate_run(run_dir, split, device=device, batches=batches, dynamic=dynamic)
@@ -240,6 +258,7 @@ def eval_command(
     "--heatmap", default=None, help="Synthesis: window heatmap PNG (default OUT.window.png)."
 )
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--threads", type=int, default=1, show_default=True, help=THREADS_HELP)
 def sample_command(
     run_dir: str,
     out: str,
@@ -250,9 +269,10 @@ def sample_command(
     seed: int,
     heatmap: str | None,
     device: str,
+    threads: int,
 ) -> None:
     """Sample handwriting (or text) from a trained run."""
-    require_torch()
+    use_threads(threads)
     from graves_data.models.sample import sample_run
 
     result = sample_run(

@@ -111,6 +111,11 @@ class TrainConfig:
     max_norm: float = option(10.0, "norm clipping: largest global gradient norm")
     seed: int = option(0, "seed of the weights, the data order and the shuffle buffer")
     device: Literal["cpu", "cuda"] = option("cpu", "where to train")
+    threads: int = option(
+        1,
+        "CPU threads per process (0: torch's default); these LSTMs run many small ops per "
+        "step, which more threads barely speed up and slow down badly on a busy machine",
+    )
     amp: bool = option(True, "bfloat16 autocast on CUDA (ignored on CPU)")
     workers: int = option(0, "DataLoader worker processes per training process")
     train_split: str | None = option(None, "split to train on (default: train or trainset)")
@@ -138,8 +143,8 @@ class TrainConfig:
             raise UsageError("--batch-size must be at least 1")
         if min(self.log_every, self.checkpoint_every) < 1 or self.eval_every < 0:
             raise UsageError("--log-every and --checkpoint-every must be at least 1")
-        if self.workers < 0:
-            raise UsageError("--workers must be at least 0")
+        if self.workers < 0 or self.threads < 0:
+            raise UsageError("--workers and --threads must be at least 0")
 
 
 @dataclass(frozen=True)
@@ -165,6 +170,7 @@ RUNTIME_FIELDS = frozenset(
         "epochs",
         "max_minutes",
         "device",
+        "threads",
         "amp",
         "workers",
         "log_every",

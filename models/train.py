@@ -308,6 +308,8 @@ class Trainer:
         config.loader.check()
         self.config, self.run = config, Path(run)
         self.info = info or Distributed()
+        if config.train.threads:
+            torch.set_num_threads(config.train.threads)
         self.task: Task = make_task(config)
         self.device = resolve_device(config.train.device, self.info)
         self.amp = bool(

@@ -25,3 +25,21 @@ def handwriting_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def text_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """About 8000 train and 2000 valid bytes of grammar sentences in 20-byte chunks."""
     return write_text_dataset(tmp_path_factory.mktemp("data") / "text")
+
+
+@pytest.fixture(scope="session")
+def iam_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generated IAM-OnDB corpus (80 lines: 46 train, 29 valid) built by the real pipeline."""
+    from graves_data.corpora.iam_ondb import IamParams, build
+    from graves_data.pipelines.runner import Execution
+    from graves_data.synth.iam_ondb import IamSynthParams, synth_iam_ondb
+
+    folder = tmp_path_factory.mktemp("iam")
+    synth_iam_ondb(folder / "raw", IamSynthParams(lines=80), progress=False)
+    build(
+        str(folder / "raw"),
+        str(folder / "dataset"),
+        IamParams(),
+        execution=Execution(workers=1, progress=False),
+    )
+    return folder / "dataset"
