@@ -32,6 +32,7 @@ from typing import Any, Literal
 import numpy as np
 
 from graves_data.corpus import CorpusSpec, OnBadInput, param, params_dict
+from graves_data.download import DownloadSpec, RemoteFile
 from graves_data.errors import InputNotFound, NotACorpus, UnreadableArchive, UsageError
 from graves_data.pipelines.runner import (
     BuildJob,
@@ -416,7 +417,6 @@ SPEC = CorpusSpec(
 
 
 # --- where the release is published: `graves-data download enwik8` -----------------------------
-from graves_data.download import DownloadSpec, RemoteFile  # noqa: E402
 
 # The release is known by its zip's size, 36,445,475 bytes, which is checked; no checksum is
 # published for it, so SOURCES.json records the sha256 of what came. `--mirror` replaces the base.

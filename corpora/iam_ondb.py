@@ -37,6 +37,7 @@ from lxml import etree
 from graves_data import __version__
 from graves_data.archives import HashingReader, Member, iter_tar, iter_zip
 from graves_data.corpus import CorpusSpec, param, params_dict
+from graves_data.download import DownloadSpec, RemoteFile
 from graves_data.errors import BadInput, InputNotFound, NotACorpus, UsageError
 from graves_data.pipelines.handwriting import HandwritingRows, normalization
 from graves_data.pipelines.runner import (
@@ -1088,7 +1089,6 @@ SPEC = CorpusSpec(
 
 
 # --- where the release is published: `graves-data download iam-ondb` ---------------------------
-from graves_data.download import DownloadSpec, RemoteFile  # noqa: E402
 
 # The archives are behind the database's registration login (HTTP basic auth); their URLs are
 # the ones the release has used since it moved from www.fki.inf.unibe.ch to HEIA-FR. No sizes or

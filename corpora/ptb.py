@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 from graves_data.archives import iter_tar
 from graves_data.corpus import CorpusSpec, OnBadInput, param, params_dict
+from graves_data.download import DownloadSpec, RemoteFile
 from graves_data.errors import InputNotFound, NotACorpus, UsageError
 from graves_data.pipelines.runner import (
     BuildJob,
@@ -295,7 +296,6 @@ SPEC = CorpusSpec(
 
 
 # --- where the release is published: `graves-data download ptb` --------------------------------
-from graves_data.download import DownloadSpec, RemoteFile  # noqa: E402
 
 # Mikolov's RNNLM page serves simple-examples.tgz with no size or checksum beside it; its size,
 # 34,869,662 bytes, is the one the widely used loaders (TensorFlow's PTB tutorial among them)

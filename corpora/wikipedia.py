@@ -47,6 +47,7 @@ import pyarrow as pa
 from lxml import etree
 
 from graves_data.corpus import CorpusSpec, OnBadInput, param, params_dict
+from graves_data.download import WIKIMEDIA_DUMPS, DownloadSpec, wikimedia_dump_files
 from graves_data.errors import BadInput, InputNotFound, NotACorpus, UsageError
 from graves_data.pipelines.runner import (
     BuildJob,
@@ -906,7 +907,6 @@ SPEC = CorpusSpec(
 
 
 # --- where the dumps are published: `graves-data download wikipedia` ---------------------------
-from graves_data.download import WIKIMEDIA_DUMPS, DownloadSpec, wikimedia_dump_files  # noqa: E402
 
 # <lang>wiki/<date>/<lang>wiki-<date>-pages-articles[-multistream].xml.bz2, the multistream
 # index with --multistream, and the dump's own sha1sums.txt (md5sums where it has no sha1),
