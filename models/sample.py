@@ -141,20 +141,17 @@ def sample_text(
 # window checks and drawing
 
 
-def window_centres(phi: Array) -> Array:
-    """The window's centre of mass over the text at each step, in characters (1-based)."""
-    positions = np.arange(1, phi.shape[1] + 1, dtype=np.float64)
-    total = phi.sum(axis=1).clip(min=1e-12)
-    return np.asarray((phi * positions).sum(axis=1) / total, dtype=np.float32)
+def window_focus(phi: Array) -> npt.NDArray[np.int64]:
+    """The character the window weighs most at each step (0-based), as the heatmap shows it."""
+    return np.asarray(phi.argmax(axis=1), dtype=np.int64)
 
 
-def window_monotonic(phi: Array, tolerance: float = 0.5) -> bool:
-    """Whether the window only moves forward along the text (never back by > tolerance)."""
-    centres = window_centres(phi)
-    return bool(
-        len(centres) < 2
-        or (np.minimum.accumulate(centres[::-1])[::-1] + tolerance >= centres).all()
-    )
+def window_monotonic(phi: Array, tolerance: int = 1) -> bool:
+    """Whether the window moves only forward along the text: its focus never falls more than
+    `tolerance` characters behind the furthest it has reached (two neighbours can share the
+    weight, so the focus may flicker between them)."""
+    focus = window_focus(phi)
+    return bool((focus >= np.maximum.accumulate(focus) - tolerance).all())
 
 
 def save_heatmap(sample: HandwritingSample, raw: Array, path: str | Path) -> Path:
@@ -201,6 +198,7 @@ class SampleResult:
     stopped: bool | None
     monotonic: bool | None
     text: str
+    phi: Array | None = None
 
 
 def run_vocab(run: Path) -> Vocab:
@@ -274,7 +272,7 @@ def sample_run(
         path = save_drawing(raw, out, title=full)
         heat = save_heatmap(sample, raw, heatmap or Path(out).with_suffix(".window.png"))
         monotonic = sample.phi is not None and window_monotonic(sample.phi)
-        return SampleResult(path, heat, len(raw), sample.stopped, monotonic, full)
+        return SampleResult(path, heat, len(raw), sample.stopped, monotonic, full, sample.phi)
     if text:
         raise UsageError("the prediction network writes no given text: leave out --text")
     if not isinstance(loaded.model, HandwritingPrediction):

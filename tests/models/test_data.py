@@ -226,3 +226,21 @@ def test_manifest_without_normalization_is_a_clear_error(
     with pytest.raises(DatasetError, match="normalization"):
         HandwritingStream(str(copy), "train", 4)
     assert pq.ParquetFile(copy / manifest["splits"]["train"]["files"][0]["path"]).metadata.num_rows
+
+
+def test_rank_slices_of_row_groups_keep_each_line_whole(handwriting_data: Path) -> None:
+    """With 3 ranks the range boundaries cut row groups: every line still arrives intact."""
+    dataset = open_dataset(str(handwriting_data))
+    norm = Normalization.from_manifest(dataset.manifest)
+    rows = {r["line_id"]: r for r in dataset.table("train").to_pylist()}
+    for rank in range(3):
+        stream = HandwritingStream(str(handwriting_data), "train", 5, rank=rank, world=3, epochs=1)
+        for batch in stream:
+            for b, line_id in enumerate(batch.line_ids):
+                points = norm.apply(np.asarray(rows[line_id]["offsets"], dtype=np.float32))
+                n = len(points) - 1
+                np.testing.assert_allclose(batch.targets[b, :n].numpy(), points[1:], rtol=1e-6)
+                assert (
+                    batch.text[b, : len(rows[line_id]["text_ids"])].tolist()
+                    == rows[line_id]["text_ids"]
+                )
