@@ -36,7 +36,7 @@ from graves_data.models.data import (
 )
 from graves_data.models.lstm import Clip
 from graves_data.models.prediction import HandwritingPrediction
-from graves_data.models.synthesis import HandwritingSynthesis, SynthesisState
+from graves_data.models.synthesis import HandwritingSynthesis
 from graves_data.models.text import CharLSTM, detach_states
 from graves_data.shards import Dataset
 
@@ -240,11 +240,3 @@ class TextTask:
             "nll_per_char": sums.get("nats", 0.0) / chars,
             "chars": sums.get("chars", 0.0),
         }
-
-
-def detach_carry(carry: Any) -> Any:
-    if isinstance(carry, SynthesisState):
-        return carry.detach()
-    if isinstance(carry, list):
-        return detach_states(carry)
-    return carry

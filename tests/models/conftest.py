@@ -43,3 +43,21 @@ def iam_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
         execution=Execution(workers=1, progress=False),
     )
     return folder / "dataset"
+
+
+@pytest.fixture(scope="session")
+def ptb_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generated Penn Treebank (400 sentences) built by the real pipeline, 50-char chunks."""
+    from graves_data.corpora.ptb import PtbParams, build
+    from graves_data.pipelines.runner import Execution
+    from graves_data.synth.text import PtbSynthParams, write_ptb
+
+    folder = tmp_path_factory.mktemp("ptb")
+    write_ptb(folder / "raw", PtbSynthParams(lines=400))
+    build(
+        str(folder / "raw"),
+        str(folder / "dataset"),
+        PtbParams(seq_len=50),
+        execution=Execution(workers=1, progress=False),
+    )
+    return folder / "dataset"
