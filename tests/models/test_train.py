@@ -55,6 +55,7 @@ def _data(task: str, handwriting_data: Path, text_data: Path) -> Path:
     return text_data if task == "text" else handwriting_data
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task", ["handwriting", "synthesis", "text"])
 def test_overfits_one_batch(
     task: str, handwriting_data: Path, text_data: Path, tmp_path: Path
