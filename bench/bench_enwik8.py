@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -138,41 +139,56 @@ def generate(folder: Path, size: int, dump_pages: int) -> dict[str, Path]:
     return paths
 
 
+PTB = """
+import sys
+from graves_data.corpora import ptb
+from graves_data.pipelines.runner import Execution
+ptb.build(sys.argv[1], sys.argv[2], execution=Execution(workers=int(sys.argv[3]), progress=False))
+"""
+
+
+@dataclass(frozen=True)
+class Runs:
+    """Repeated runs of one measurement: median wall time with its spread, and peak memory."""
+
+    runs: tuple[Run, ...]
+
+    @property
+    def seconds(self) -> float:
+        return statistics.median(r.seconds for r in self.runs)
+
+    @property
+    def spread(self) -> str:
+        low, high = min(r.seconds for r in self.runs), max(r.seconds for r in self.runs)
+        return f"{self.seconds:.2f} ({low:.2f}–{high:.2f}, n={len(self.runs)})"
+
+    @property
+    def peak_tree_mb(self) -> float:
+        return max(r.peak_tree_mb for r in self.runs)
+
+    @property
+    def peak_process_mb(self) -> float:
+        return max(r.peak_process_mb for r in self.runs)
+
+
+def repeat(times: int, script: str, *args: str) -> Runs:
+    return Runs(tuple(measure(script, *args) for _ in range(times)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=100_000_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--dump-pages", type=int, default=3000)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="10 MB, one run each: a check")
     args = parser.parse_args()
+    if args.quick:
+        args.size, args.dump_pages, args.repeats = 10_000_000, 300, 1
     work = Path(tempfile.mkdtemp(prefix="bench-enwik8-"))
     try:
-        t0 = time.perf_counter()
-        paths = generate(work / "raw", args.size, args.dump_pages)
-        print(f"generated inputs in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-        w = str(args.workers)
-        floor = measure(FLOOR, str(paths["raw"]), str(work / "floor.parquet"))
-        compute = measure(FLOOR_COMPUTE, str(paths["raw"]), str(work / "unused"))
-        build = measure(BUILD, str(paths["raw"]), str(work / "ds-raw"), w)
-        build_zip = measure(BUILD, str(paths["zip"]), str(work / "ds-zip"), w)
-        build_one = measure(BUILD, str(paths["raw"]), str(work / "ds-one"), "1")
-        baseline = None
-        if not args.skip_baseline:
-            baseline = measure(BASELINE, str(paths["zip"]), str(work / "baseline"))
-        dumps = {
-            scale: (
-                paths[f"dump{scale}x"].stat().st_size,
-                measure(
-                    WIKI,
-                    str(paths[f"dump{scale}x"]),
-                    str(work / f"wiki{scale}x"),
-                    str(paths[f"index{scale}x"]),
-                    w,
-                ),
-            )
-            for scale in (1, 4)
-        }
-        report = render(args, floor, compute, build, build_zip, build_one, baseline, dumps)
+        report = run_all(args, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     OUT.parent.mkdir(parents=True, exist_ok=True)
@@ -180,39 +196,84 @@ def main() -> None:
     print(report)
 
 
+def run_all(args: argparse.Namespace, work: Path) -> str:
+    t0 = time.perf_counter()
+    paths = generate(work / "raw", args.size, args.dump_pages)
+    ptb_raw = generate_ptb(work / "ptb", 4000 if args.quick else 42_068)
+    print(f"generated inputs in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    n, w = args.repeats, str(args.workers)
+    raw, zipped = str(paths["raw"]), str(paths["zip"])
+    results = {
+        "floor": repeat(n, FLOOR, raw, str(work / "floor.parquet")),
+        "compute": repeat(n, FLOOR_COMPUTE, raw, str(work / "unused")),
+        "build": repeat(n, BUILD, raw, str(work / "ds-raw"), w),
+        "build_zip": repeat(n, BUILD, zipped, str(work / "ds-zip"), w),
+        "build_one": repeat(n, BUILD, raw, str(work / "ds-one"), "1"),
+    }
+    baseline = None if args.skip_baseline else repeat(min(n, 2), BASELINE, zipped, str(work / "b"))
+    dumps = {
+        scale: (
+            paths[f"dump{scale}x"].stat().st_size,
+            {
+                workers: repeat(
+                    n if scale == 1 else 1,
+                    WIKI,
+                    str(paths[f"dump{scale}x"]),
+                    str(work / f"wiki{scale}x-{workers}"),
+                    str(paths[f"index{scale}x"]),
+                    workers,
+                )
+                for workers in (("1", w) if scale == 1 else (w,))
+            },
+        )
+        for scale in (1, 4)
+    }
+    ptb_runs = {k: repeat(n, PTB, str(ptb_raw), str(work / f"ptb-{k}"), k) for k in ("1", w)}
+    ptb_mb = sum(f.stat().st_size for f in ptb_raw.glob("ptb.char.*.txt")) / 1e6
+    return render(args, results, baseline, dumps, ptb_runs, ptb_mb)
+
+
+def generate_ptb(folder: Path, lines: int) -> Path:
+    from graves_data.synth.text import PtbSynthParams, write_ptb
+
+    write_ptb(folder, PtbSynthParams(lines=lines, vocab=10_000))
+    return folder
+
+
 def render(
     args: argparse.Namespace,
-    floor: Run,
-    compute: Run,
-    build: Run,
-    build_zip: Run,
-    build_one: Run,
-    baseline: Run | None,
-    dumps: dict[int, tuple[int, Run]],
+    results: dict[str, Runs],
+    baseline: Runs | None,
+    dumps: dict[int, tuple[int, dict[str, Runs]]],
+    ptb_runs: dict[str, Runs],
+    ptb_mb: float,
 ) -> str:
     mb = args.size / 1e6
+    floor = results["floor"]
     lines = [
-        f"### enwik8-size build ({mb:.0f} MB generated, {args.workers} workers, "
-        f"{psutil.cpu_count()} cores)",
+        f"### enwik8-size build ({mb:.0f} MB generated, {psutil.cpu_count()} cores)",
         "",
-        "| run | wall s | MB/s | peak RSS tree MB | largest process MB | vs floor |",
+        "| run | wall s (median, min–max) | MB/s | peak RSS tree MB | largest process MB "
+        "| vs floor |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
 
-    def row(name: str, run: Run) -> str:
+    def row(name: str, run: Runs) -> str:
         return (
-            f"| {name} | {run.seconds:.2f} | {mb / run.seconds:.1f} | {run.peak_tree_mb:.0f} "
+            f"| {name} | {run.spread} | {mb / run.seconds:.1f} | {run.peak_tree_mb:.0f} "
             f"| {run.peak_process_mb:.0f} | {run.seconds / floor.seconds:.2f}x |"
         )
 
+    w = args.workers
     lines.append(row("numpy floor (frombuffer, bincount, LUT, one zstd write)", floor))
-    lines.append(row("numpy floor without the Parquet write", compute))
-    lines.append(row(f"graves-data build enwik8, raw file, {args.workers} workers", build))
-    lines.append(row(f"graves-data build enwik8, enwik8.zip, {args.workers} workers", build_zip))
-    lines.append(row("graves-data build enwik8, raw file, 1 worker", build_one))
+    lines.append(row("numpy floor without the Parquet write", results["compute"]))
+    lines.append(row(f"graves-data build enwik8, raw file, {w} workers", results["build"]))
+    lines.append(row(f"graves-data build enwik8, enwik8.zip, {w} workers", results["build_zip"]))
+    lines.append(row("graves-data build enwik8, raw file, 1 worker", results["build_one"]))
     if baseline is not None:
         lines.append(row("usual prep script from enwik8.zip (decimal strings)", baseline))
-    lines += ["", "Ratios:", ""]
+    build, build_zip = results["build"], results["build_zip"]
+    lines += ["", "Ratios (medians):", ""]
     lines.append(f"- build / floor: {build.seconds / floor.seconds:.2f} (target <= 1.5)")
     lines.append(f"- build from zip / floor: {build_zip.seconds / floor.seconds:.2f}")
     if baseline is not None:
@@ -224,23 +285,45 @@ def render(
             f"- prep script / build from the raw file: {baseline.seconds / build.seconds:.1f}x"
         )
     lines.append(f"- peak RSS of the build (all processes): {build.peak_tree_mb:.0f} MB (< 1024)")
-    lines += [
+    lines += _dump_lines(dumps, w) + _ptb_lines(ptb_runs, ptb_mb, w)
+    return "\n".join(lines) + "\n"
+
+
+def _dump_lines(dumps: dict[int, tuple[int, dict[str, Runs]]], workers: int) -> list[str]:
+    lines = [
         "",
-        "### Wikipedia dump build, peak RSS at 1x and 4x input",
+        "### Wikipedia dump build: workers, and peak RSS at 1x and 4x input",
         "",
         "Multistream bz2 with its index, raw text, `--shard-mb 2` so that even the 1x input",
         "spans several units of work: memory is bounded by the unit, not the input.",
         "",
-        "| input | bz2 MB | wall s | peak RSS tree MB | largest process MB |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| input | workers | bz2 MB | wall s (median, min–max) | bz2 MB/s | peak RSS tree MB "
+        "| largest process MB |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for scale, (size, run) in dumps.items():
+    for scale, (size, by_workers) in dumps.items():
+        for count, run in by_workers.items():
+            lines.append(
+                f"| {scale}x | {count} | {size / 1e6:.1f} | {run.spread} "
+                f"| {size / 1e6 / run.seconds:.2f} | {run.peak_tree_mb:.0f} "
+                f"| {run.peak_process_mb:.0f} |"
+            )
+    return lines
+
+
+def _ptb_lines(ptb_runs: dict[str, Runs], ptb_mb: float, workers: int) -> list[str]:
+    lines = [
+        "",
+        f"### Penn Treebank build (generated at the release's size, {ptb_mb:.1f} MB of text)",
+        "",
+        "| workers | wall s (median, min–max) | MB/s | peak RSS tree MB |",
+        "| ---: | ---: | ---: | ---: |",
+    ]
+    for count, run in ptb_runs.items():
         lines.append(
-            f"| {scale}x | {size / 1e6:.1f} | {run.seconds:.2f} | {run.peak_tree_mb:.0f} "
-            f"| {run.peak_process_mb:.0f} |"
+            f"| {count} | {run.spread} | {ptb_mb / run.seconds:.1f} | {run.peak_tree_mb:.0f} |"
         )
-    lines.append("")
-    return "\n".join(lines) + "\n"
+    return [*lines, ""]
 
 
 if __name__ == "__main__":
