@@ -22,6 +22,7 @@ BENCHMARKS = {
     "iam": ("bench.bench_iam", "IAM-OnDB build (issue 2)"),
     "enwik8": ("bench.bench_enwik8", "enwik8 build (issue 3)"),
     "train": ("bench.bench_train", "Loader and training step (issue 4)"),
+    "profile": ("bench.profile_builds", "Profiles (issue 5)"),
 }
 INTRO = """# Benchmarks
 
