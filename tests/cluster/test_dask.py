@@ -42,7 +42,7 @@ IAM = IamParams(forms_per_shard=3)
 ONE_FORM = IamParams(forms_per_shard=1)  # ~57 units: most are still to run at the kill
 BUILD_TIMEOUT = 240.0
 # dask's own log records (a result lost with its worker is "rescheduled"), not graves-data's
-DASK_LOG = ("WARNING distributed.", "INFO distributed.")
+DASK_LOG = ("WARNING distributed.", "INFO distributed.", "ERROR distributed.")
 
 
 # --- inputs and their local builds ---------------------------------------------------------
