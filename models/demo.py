@@ -11,7 +11,7 @@ can read, whose window moves along the text.
    continue the run;
 3. samples a few sentences at two biases, each with its window heatmap, and checks that each
    window moved monotonically along its text and stopped at its end;
-4. copies the most legible passing sample (SVG and heatmap) into `--docs` and writes
+4. copies the first passing sample (SVG and heatmap) into `--docs` and writes
    `summary.json`; exits non-zero where no sample passes the checks.
 """
 
@@ -112,11 +112,12 @@ def write_samples(run: Path, folder: Path, texts: tuple[str, ...]) -> list[dict[
 
 
 def publish(samples: list[dict[str, Any]], docs: Path) -> dict[str, Any] | None:
-    """Copy the most biased passing sample into docs/ (as synthesis-sample.svg)."""
+    """Copy the first passing sample (texts in order, bias 1 before 3) into docs/ as
+    synthesis-sample.svg and synthesis-sample.window.png."""
     passing = [s for s in samples if s["monotonic"] and s["stopped_at_end"]]
     if not passing:
         return None
-    best = max(passing, key=lambda s: (s["bias"], -samples.index(s)))
+    best = passing[0]
     docs.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(best["svg"], docs / "synthesis-sample.svg")
     shutil.copyfile(best["heatmap"], docs / "synthesis-sample.window.png")

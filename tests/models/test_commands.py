@@ -273,9 +273,19 @@ def test_synthesis_sampling_stops_at_the_end_of_the_text() -> None:
 def test_window_monotonic_detects_a_backward_jump() -> None:
     phi = np.full((6, 4), 0.1, dtype=np.float32)
     phi[range(6), [0, 1, 2, 1, 3, 0]] = 1.0  # flickers back one character, then jumps back
-    assert window_monotonic(phi[:5])
+    assert window_monotonic(phi[:5], glitch=0)
+    assert not window_monotonic(phi, glitch=0)
+    assert not window_monotonic(phi[:5], tolerance=0, glitch=0)
+    # one step lighting the first character is a glitch; staying there is a move back
+    steps = np.repeat(np.arange(8), 4)
+    phi = np.full((32, 8), 0.1, dtype=np.float32)
+    phi[range(32), steps] = 1.0
+    phi[20] = 0.1
+    phi[20, 0] = 1.0
+    assert window_monotonic(phi) and not window_monotonic(phi, glitch=0)
+    phi[20:26] = 0.1
+    phi[20:26, 0] = 1.0
     assert not window_monotonic(phi)
-    assert not window_monotonic(phi[:5], tolerance=0)
 
 
 def test_loaded_run_matches_the_trained_weights(synthesis_run: Path) -> None:
