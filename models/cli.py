@@ -286,7 +286,7 @@ def sample_command(
         heatmap=heatmap,
         device=device,
     )
-    click.echo(f"wrote {result.out} ({result.points} points)")
+    click.echo(f"wrote {result.out} ({result.points} {result.unit})")
     if result.heatmap is not None:
         state = "reached the end of the text" if result.stopped else "stopped at --steps"
         motion = "moved monotonically" if result.monotonic else "moved back at some point"

@@ -205,6 +205,7 @@ class SampleResult:
     monotonic: bool | None
     text: str
     phi: Array | None = None
+    unit: str = "points"  # what `points` counts: "characters" for a text run
 
 
 def run_vocab(run: Path) -> Vocab:
@@ -305,4 +306,4 @@ def _text_run(
     written = prime + decode_ids(vocab, ids)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(written, encoding="utf-8")
-    return SampleResult(out, None, len(ids), None, None, written)
+    return SampleResult(out, None, len(ids), None, None, written, unit="characters")
