@@ -34,6 +34,27 @@ demo: $(STAMP)
 	$(BIN)/graves-data build iam-ondb --raw $(DEMO_DIR)/raw/iam-ondb --out $(DEMO_DIR)/datasets/iam-ondb
 	$(BIN)/graves-data stats $(DEMO_DIR)/datasets/iam-ondb
 	$(BIN)/graves-data show $(DEMO_DIR)/datasets/iam-ondb a01-000u-01 --out $(DEMO_DIR)/a01-000u-01.svg
+	$(BIN)/graves-data train handwriting --data $(DEMO_DIR)/datasets/iam-ondb --run $(DEMO_DIR)/runs/prediction \
+		--hidden 64 --layers 2 --mixtures 10 --steps 150 --batch-size 16 --lr 1e-3 --eval-batches 4 --no-progress
+	$(BIN)/graves-data sample --run $(DEMO_DIR)/runs/prediction --steps 400 --out $(DEMO_DIR)/samples/prediction.svg
+	$(BIN)/graves-data train synthesis --data $(DEMO_DIR)/datasets/iam-ondb --run $(DEMO_DIR)/runs/synthesis \
+		--hidden 64 --layers 2 --mixtures 10 --window 5 --steps 150 --batch-size 16 --lr 1e-3 --eval-batches 4 --no-progress
+	$(BIN)/graves-data sample --run $(DEMO_DIR)/runs/synthesis --text "a quick brown fox" --bias 1 \
+		--out $(DEMO_DIR)/samples/synthesis.svg
+	$(BIN)/graves-data eval --run $(DEMO_DIR)/runs/synthesis --split valid --batches 8
+	$(BIN)/graves-data synth ptb --out $(DEMO_DIR)/raw/ptb --quiet
+	$(BIN)/graves-data build ptb --raw $(DEMO_DIR)/raw/ptb --out $(DEMO_DIR)/datasets/ptb
+	$(BIN)/graves-data stats $(DEMO_DIR)/datasets/ptb
+	$(BIN)/graves-data train text --data $(DEMO_DIR)/datasets/ptb --run $(DEMO_DIR)/runs/ptb \
+		--hidden 128 --steps 300 --batch-size 32 --lr 1e-3 --optimizer adam --eval-batches 4 --no-progress
+	$(BIN)/graves-data eval --run $(DEMO_DIR)/runs/ptb --split valid --batches 8
+	$(BIN)/graves-data sample --run $(DEMO_DIR)/runs/ptb --text "the " --steps 200 --out $(DEMO_DIR)/samples/ptb.txt
+
+# a longer synthesis run (at most 2 hours on 2 CPUs) whose best sample lands in docs/
+TRAIN_MINUTES ?= 110
+TRAIN_DEMO_DIR ?= train-demo-out
+train-demo: $(STAMP)
+	$(BIN)/python -m graves_data.models.demo --out $(TRAIN_DEMO_DIR) --docs docs --minutes $(TRAIN_MINUTES)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
@@ -45,4 +66,4 @@ fuzz: $(STAMP)
 	$(BIN)/python tests/reliability/fuzz.py --seconds $(FUZZ_SECONDS)
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) .typecheck build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO_DIR) $(TRAIN_DEMO_DIR) .typecheck build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

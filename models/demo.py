@@ -1,7 +1,7 @@
 """`make train-demo`: a longer synthesis run on a generated corpus, ending in samples a person
 can read, whose window moves along the text.
 
-    python -m graves_data.models.demo --out demo-out/train-demo --docs docs [--minutes 110]
+    python -m graves_data.models.demo --out train-demo-out --docs docs [--minutes 110]
 
 1. generates an IAM-OnDB-format corpus (as `graves-data synth iam-ondb`) and builds it with the
    real pipeline (as `graves-data build iam-ondb`), unless `--out` already holds them;
@@ -125,7 +125,7 @@ def publish(samples: list[dict[str, Any]], docs: Path) -> dict[str, Any] | None:
 
 
 @click.command()
-@click.option("--out", default="demo-out/train-demo", show_default=True, help="Working folder.")
+@click.option("--out", default="train-demo-out", show_default=True, help="Working folder.")
 @click.option("--docs", default=None, help="Copy the best passing sample into this folder.")
 @click.option("--lines", default=3000, show_default=True, help="Lines of the generated corpus.")
 @click.option("--minutes", default=110.0, show_default=True, help="Training wall-clock budget.")
