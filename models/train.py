@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import gc
 import io
 import json
 import math
@@ -92,9 +93,17 @@ def init_distributed(device: str) -> tuple[Distributed, bool]:
 
 
 def close_distributed() -> None:
-    """Leave the process group together (gloo aborts a process that leaves alone)."""
+    """Leave the process group together (gloo aborts a process that leaves alone).
+
+    The DistributedDataParallel wrapper and its reducer hold the gloo group; left to the
+    interpreter's shutdown they are destroyed after Python is gone, and a busy machine then sees
+    "terminate called without an active exception" (SIGABRT) in a process that had finished.
+    Collecting them first makes the group's last owner this call.
+    """
+    gc.collect()
     dist.barrier()
     dist.destroy_process_group()
+    gc.collect()
 
 
 def resolve_device(name: str, info: Distributed) -> torch.device:
