@@ -295,5 +295,12 @@ def _register_models() -> None:
 _register_models()
 
 
+def entry() -> None:
+    """The `graves-data` console script (see graves_data.process for why it ends this way)."""
+    from graves_data.process import run_and_exit
+
+    run_and_exit(main, prog_name="graves-data")
+
+
 if __name__ == "__main__":
-    main(prog_name="graves-data")
+    entry()

@@ -305,5 +305,7 @@ for _command in COMMANDS:
     main.add_command(_command)
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # under torchrun: see graves_data.process for why it ends this way
+    from graves_data.process import run_and_exit
+
+    run_and_exit(main)
