@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,8 +31,10 @@ from pathlib import Path
 
 import psutil
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "bench" / "out" / "enwik8.md"
+from bench.common import OUT as OUT_DIR
+from bench.common import ROOT, Stat
+
+OUT = OUT_DIR / "enwik8.md"
 
 FLOOR = """
 import sys, numpy as np, pyarrow as pa, pyarrow.parquet as pq
@@ -154,13 +155,16 @@ class Runs:
     runs: tuple[Run, ...]
 
     @property
+    def wall(self) -> Stat:
+        return Stat.of([r.seconds for r in self.runs])
+
+    @property
     def seconds(self) -> float:
-        return statistics.median(r.seconds for r in self.runs)
+        return self.wall.median
 
     @property
     def spread(self) -> str:
-        low, high = min(r.seconds for r in self.runs), max(r.seconds for r in self.runs)
-        return f"{self.seconds:.2f} ({low:.2f}–{high:.2f}, n={len(self.runs)})"
+        return self.wall.show(unit="")
 
     @property
     def peak_tree_mb(self) -> float:
@@ -293,11 +297,11 @@ def render(
             f"- prep script / build from the raw file: {baseline.seconds / build.seconds:.1f}x"
         )
     lines.append(f"- peak RSS of the build (all processes): {build.peak_tree_mb:.0f} MB (< 1024)")
-    lines += _dump_lines(dumps, w) + _ptb_lines(ptb_runs, ptb_mb, w)
+    lines += _dump_lines(dumps) + _ptb_lines(ptb_runs, ptb_mb)
     return "\n".join(lines) + "\n"
 
 
-def _dump_lines(dumps: dict[int, tuple[int, dict[str, Runs]]], workers: int) -> list[str]:
+def _dump_lines(dumps: dict[int, tuple[int, dict[str, Runs]]]) -> list[str]:
     lines = [
         "",
         "### Wikipedia dump build: workers, and peak RSS at 1x and 4x input",
@@ -319,7 +323,7 @@ def _dump_lines(dumps: dict[int, tuple[int, dict[str, Runs]]], workers: int) -> 
     return lines
 
 
-def _ptb_lines(ptb_runs: dict[str, Runs], ptb_mb: float, workers: int) -> list[str]:
+def _ptb_lines(ptb_runs: dict[str, Runs], ptb_mb: float) -> list[str]:
     lines = [
         "",
         f"### Penn Treebank build (generated at the release's size, {ptb_mb:.1f} MB of text)",

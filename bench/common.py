@@ -34,7 +34,8 @@ class Stat:
 
     def show(self, unit: str = "s", digits: int = 2) -> str:
         low, high = f"{self.low:.{digits}f}", f"{self.high:.{digits}f}"
-        return f"{self.median:.{digits}f} {unit} ({low}–{high}, n={self.runs})"
+        value = f"{self.median:.{digits}f} {unit}".rstrip()
+        return f"{value} ({low}–{high}, n={self.runs})"
 
 
 def timed(function: Callable[[], Any], repeats: int) -> Stat:
