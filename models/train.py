@@ -103,7 +103,6 @@ def close_distributed() -> None:
     gc.collect()
     dist.barrier()
     dist.destroy_process_group()
-    gc.collect()
 
 
 def resolve_device(name: str, info: Distributed) -> torch.device:
