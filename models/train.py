@@ -51,6 +51,7 @@ from graves_data.models.lstm import Clip
 from graves_data.models.optim import build_optimizer
 from graves_data.models.tasks import Sums, Task, make_task
 from graves_data.shards import VOCAB
+from graves_data.storage import resolve
 
 CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.csv"
@@ -528,7 +529,9 @@ class Trainer:
 
 
 def prepare(config: RunConfig) -> RunConfig:
-    """Fill in what comes from the dataset: vocabulary size and normalisation."""
+    """Fill in what comes from the dataset: vocabulary size and normalisation; and make a local
+    dataset path absolute, so that the saved run finds its data from any working directory."""
+    config = replace(config, data=resolve(config.data).url)
     kind = dataset_kind(config.task)
     dataset = open_kind(config.data, kind)
     model = config.model

@@ -209,3 +209,17 @@ def test_text_run_on_the_generated_ptb(ptb_data: Path, tmp_path: Path) -> None:
     report = evaluate_run(tmp_path, "test", dynamic=True)
     assert report["split"] == "test" and report["chars"] > 2000
     assert report["dynamic"]["bits_per_char"] < report["bits_per_char"] + 0.05
+
+
+def test_a_run_trained_from_a_relative_path_evaluates_from_anywhere(
+    handwriting_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(handwriting_data.parent)
+    config = _config("handwriting", Path(handwriting_data.name), steps=2)
+    assert Path(config.data) == handwriting_data.resolve()
+    train(config, tmp_path / "run")
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert Path(saved["data"]).is_absolute()
+    monkeypatch.chdir(tmp_path)
+    report = evaluate_run(tmp_path / "run", "valid")
+    assert report["split"] == "valid" and report["sequences"] == 32
