@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from lxml import etree
 
 from graves_data.cli import main
 from graves_data.corpora import iam_ondb
@@ -351,13 +352,13 @@ def libxml2_inputs(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
     """Every document handed to lxml's parsers during the test."""
     seen: list[bytes] = []
     for name in ("fromstring", "iterparse"):
-        real = getattr(iam_ondb.etree, name)
+        real = getattr(etree, name)
 
         def spy(source: Any, *args: Any, _real: Any = real, **kwargs: Any) -> Any:
             seen.append(source.getvalue() if isinstance(source, io.BytesIO) else bytes(source))
             return _real(source, *args, **kwargs)
 
-        monkeypatch.setattr(iam_ondb.etree, name, spy)
+        monkeypatch.setattr(etree, name, spy)
     return seen
 
 

@@ -1,0 +1,239 @@
+"""The release on disk, as folders or archives: what files there are, with sizes and stamps."""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from graves_data.archives import HashingReader, Member, iter_tar, iter_zip
+from graves_data.corpora.iam_ondb.params import (
+    ARCHIVES,
+    ASCII,
+    HEAD_BYTES,
+    LINE_FILE,
+    LISTS,
+    ORIGINAL,
+    ORIGINAL_FILE,
+    STROKES,
+    TASK_ZIP,
+    TRANSCRIPTION_FILE,
+)
+from graves_data.corpora.iam_ondb.readers import parse_split_list, parse_writer
+from graves_data.errors import InputNotFound, NotACorpus
+from graves_data.pipelines.runner import (
+    Quarantined,
+    SourceFile,
+)
+from graves_data.storage import Location, change_stamp
+
+# =============================================================================================
+# the release on disk: folders or archives
+
+
+@dataclass(frozen=True)
+class StrokeFile:
+    line_id: str
+    number: int
+    path: str  # relative to the raw root
+    size: int
+    mtime: int
+
+
+@dataclass
+class Inventory:
+    """What the raw folder holds, read before any unit runs."""
+
+    strokes: dict[str, list[StrokeFile]] = field(default_factory=dict)
+    transcriptions: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    writers: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    originals: dict[str, str] = field(default_factory=dict)
+    lists: dict[str, list[str]] | None = None
+    sources: list[SourceFile] = field(default_factory=list)
+    quarantine: list[Quarantined] = field(default_factory=list)
+    strokes_archive: Location | None = None
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def find_component(raw: Location, name: str) -> tuple[str, Location] | None:
+    """("folder", lineStrokes/) or ("archive", lineStrokes-all.tar.gz), or None if neither."""
+    folder, archive = raw.join(name), raw.join(ARCHIVES[name])
+    if folder.is_dir():
+        return "folder", folder
+    if archive.exists():
+        return "archive", archive
+    return None
+
+
+def require_component(raw: Location, name: str) -> tuple[str, Location]:
+    found = find_component(raw, name)
+    if found is None:
+        raise NotACorpus(
+            f"{raw.url}: not an IAM-OnDB release: no {name}/ folder and no {ARCHIVES[name]}"
+        )
+    return found
+
+
+def take_inventory(raw: Location) -> Inventory:
+    if not raw.exists():
+        raise InputNotFound(f"{raw.url}: no such folder")
+    if not raw.is_dir():
+        raise NotACorpus(
+            f"{raw.url}: --raw must be the folder holding the release (or its archives)"
+        )
+    inventory = Inventory()
+    strokes = require_component(raw, STROKES)
+    ascii_part = require_component(raw, ASCII)
+    original = find_component(raw, ORIGINAL)
+    _inventory_strokes(raw, strokes, inventory)
+    for rel, data in _component_files(raw, ascii_part, inventory):
+        _add_transcription(rel, data, inventory)
+    if original is not None and original[0] == "folder":
+        _original_heads(original[1], inventory)
+    elif original is not None:
+        for rel, data in _component_files(raw, original, inventory):
+            _add_original(rel, data, inventory)
+    inventory.lists = read_split_lists(raw, inventory)
+    return inventory
+
+
+def _component_files(
+    raw: Location, part: tuple[str, Location], inv: Inventory
+) -> Iterator[tuple[str, bytes]]:
+    """(path relative to raw, bytes) of every file of a small component (ascii, original)."""
+    kind, location = part
+    if kind == "folder":
+        for rel in _folder_files(location, inv):
+            data = location.join(rel).read_bytes()
+            path = posixpath.join(location.name, rel)
+            inv.sources.append(SourceFile(path, len(data), sha256_hex(data)))
+            yield path, data
+        return
+    with location.open("rb") as handle:
+        reader = HashingReader(handle)
+        for member in iter_tar(reader, location.url):
+            if member.data is None:
+                _refused_member(location, member, inv)
+                continue
+            yield member.name, member.data
+        reader.drain()
+    inv.sources.append(SourceFile(location.name, reader.size, reader.hexdigest()))
+
+
+def _folder_files(folder: Location, inv: Inventory) -> list[str]:
+    """The regular files of a component folder; links (never followed: one could lead out of
+    the raw folder) and special files are quarantined with what they are."""
+    files, passed = folder.walk_entries()
+    for entry in passed:
+        path = posixpath.join(folder.name, entry.path)
+        inv.quarantine.append(Quarantined(path, entry.code, entry.reason))
+    return files
+
+
+def _refused_member(archive: Location, member: Member, inv: Inventory) -> None:
+    if member.problem != "directory":
+        inv.quarantine.append(
+            Quarantined(f"{archive.name}:{member.name}", "archive-member", str(member.problem))
+        )
+
+
+def _inventory_strokes(raw: Location, part: tuple[str, Location], inv: Inventory) -> None:
+    kind, location = part
+    if kind == "folder":
+        for rel in _folder_files(location, inv):
+            info = location.fs.info(location.join(rel).path)
+            mtime = change_stamp(info)
+            _add_stroke_file(posixpath.join(location.name, rel), int(info["size"]), mtime, inv)
+        return
+    inv.strokes_archive = location
+    stat = location.fs.info(location.path)
+    mtime = change_stamp(stat)
+    with location.open("rb") as handle:
+        for member in iter_tar(handle, location.url, read_data=False):
+            if member.data is None:
+                _refused_member(location, member, inv)
+                continue
+            _add_stroke_file(member.name, 0, mtime, inv)
+
+
+def _add_stroke_file(path: str, size: int, mtime: int, inv: Inventory) -> None:
+    match = LINE_FILE.match(posixpath.basename(path))
+    if match is None:
+        inv.quarantine.append(
+            Quarantined(path, "unknown-file", "not a line stroke file name (<form>-<NN>.xml)")
+        )
+        return
+    form, number = match["form"], int(match["line"])
+    line_id = posixpath.basename(path)[: -len(".xml")]
+    inv.strokes.setdefault(form, []).append(StrokeFile(line_id, number, path, size, mtime))
+
+
+def _add_transcription(path: str, data: bytes, inv: Inventory) -> None:
+    match = TRANSCRIPTION_FILE.match(posixpath.basename(path))
+    if match is None:
+        inv.quarantine.append(
+            Quarantined(path, "unknown-file", "not a transcription file name (<form>.txt)")
+        )
+        return
+    inv.transcriptions[match["form"]] = (path, data)
+
+
+def _original_heads(folder: Location, inv: Inventory) -> None:
+    """Writers from the heads of the original XML files (General comes first in each).
+
+    An original file holds the whole form's strokes too: the plan reads only its first
+    kilobytes, and the workers read and hash the whole file, in parallel, for `sources`."""
+    for rel in _folder_files(folder, inv):
+        path = posixpath.join(folder.name, rel)
+        if ORIGINAL_FILE.match(posixpath.basename(path)) is None:
+            continue
+        with folder.join(rel).open("rb") as handle:
+            head = handle.read(HEAD_BYTES)
+            writer, why = parse_writer(head, path)
+            if why is not None and why.startswith("unreadable") and len(head) == HEAD_BYTES:
+                writer, why = parse_writer(head + handle.read(), path)  # cut too early: all of it
+        form = _original_form(path)
+        inv.writers[form] = (writer, why)
+        inv.originals[form] = path
+
+
+def _original_form(path: str) -> str:
+    match = ORIGINAL_FILE.match(posixpath.basename(path))
+    suffix = match["suffix"] if match else ""
+    return posixpath.basename(posixpath.dirname(path)) + suffix
+
+
+def _add_original(path: str, data: bytes, inv: Inventory) -> None:
+    if ORIGINAL_FILE.match(posixpath.basename(path)) is None:
+        return  # the original-xml release holds other files too; only strokes*.xml name writers
+    inv.writers[_original_form(path)] = parse_writer(data, path)
+
+
+def read_split_lists(raw: Location, inv: Inventory) -> dict[str, list[str]] | None:
+    """The task-1 lists from .txt files beside the release, or from the task's zip."""
+    found: dict[str, list[str]] = {}
+    for name in LISTS:
+        location = raw.join(f"{name}.txt")
+        if location.exists():
+            data = location.read_bytes()
+            inv.sources.append(SourceFile(f"{name}.txt", len(data), sha256_hex(data)))
+            found[name] = parse_split_list(data)
+    task_zip = raw.join(TASK_ZIP)
+    if not found and task_zip.exists():
+        inv.sources.append(SourceFile(TASK_ZIP, task_zip.size(), sha256_hex(task_zip.read_bytes())))
+        for member in iter_zip(task_zip):
+            stem = posixpath.basename(member.name).removesuffix(".txt")
+            if member.data is not None and stem in LISTS:
+                found[stem] = parse_split_list(member.data)
+    if not found:
+        return None
+    missing = [name for name in LISTS if name not in found]
+    if missing:
+        raise NotACorpus(
+            f"{raw.url}: split lists incomplete: no {', '.join(m + '.txt' for m in missing)}"
+        )
+    return found

@@ -1,0 +1,171 @@
+"""One unit of work: a group of forms read, cleaned and written as one shard."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
+
+import numpy as np
+
+from graves_data.archives import HashingReader, iter_tar
+from graves_data.corpora.iam_ondb.inventory import sha256_hex
+from graves_data.corpora.iam_ondb.params import MAX_COORDINATE, IamParams
+from graves_data.corpora.iam_ondb.planning import FormTask, Payload, Plan
+from graves_data.corpora.iam_ondb.readers import parse_stroke_xml
+from graves_data.errors import BadInput
+from graves_data.pipelines.handwriting import HandwritingRows
+from graves_data.pipelines.runner import (
+    Quarantined,
+    SourceFile,
+    Unit,
+    UnitContext,
+    UnitResult,
+)
+from graves_data.pipelines.strokes import CleanReport, Ink, clean
+from graves_data.schema import canonical_json
+from graves_data.shards import ShardWriter, shard_path
+from graves_data.storage import Location, resolve
+from graves_data.vocab import count_symbols
+
+# =============================================================================================
+# units: a group of forms, one shard
+
+
+def make_units(plan: Plan, params: IamParams) -> list[Unit]:
+    units = []
+    for split, forms in plan.forms_by_split.items():
+        groups = [
+            forms[i : i + params.forms_per_shard]
+            for i in range(0, len(forms), params.forms_per_shard)
+        ]
+        for index, group in enumerate(groups):
+            inputs = tuple((f.path, f.size, f.mtime) for form in group for f in form.files)
+            units.append(
+                Unit(
+                    key=f"{split}-{index:05d}",
+                    split=split,
+                    shard=shard_path(split, index, len(groups)),
+                    inputs=inputs,
+                    payload=Payload(tuple(group)),
+                    stamp=forms_stamp(group),
+                )
+            )
+    return units
+
+
+def forms_stamp(forms: Sequence[FormTask]) -> str:
+    """Digest of what a unit's rows take from outside its stroke files: each form's aligned
+    transcription lines and writer. An edited transcription redoes its unit on a re-run."""
+    spec = [[form.form_id, form.writer_id, list(form.texts)] for form in forms]
+    return hashlib.sha256(canonical_json(spec).encode()).hexdigest()
+
+
+def with_archive_bytes(
+    units: Sequence[Unit], archive: Location, sources: list[SourceFile]
+) -> Iterator[Unit]:
+    """Stream the stroke archive once and yield each unit as soon as all its members arrived.
+
+    Memory holds the members of units not yet complete: with the release's sorted archive
+    that is about one unit per split. The archive's sha256 is appended to `sources` at the end.
+    """
+    wanted: dict[str, tuple[int, int]] = {}
+    for u, unit in enumerate(units):
+        files = [f for form in unit.payload.forms for f in form.files]
+        for i, f in enumerate(files):
+            wanted[f.path] = (u, i)
+    buffers: dict[int, dict[int, bytes]] = {}
+    sizes = [sum(len(form.files) for form in unit.payload.forms) for unit in units]
+    emitted: set[int] = set()
+    with archive.open("rb") as handle:
+        reader = HashingReader(handle)
+        for member in iter_tar(reader, archive.url):
+            slot = wanted.get(member.name)
+            if slot is None or member.data is None:
+                continue
+            u, i = slot
+            buffers.setdefault(u, {})[i] = member.data
+            if len(buffers[u]) == sizes[u]:
+                emitted.add(u)
+                yield _attach(units[u], buffers.pop(u))
+        reader.drain()
+    sources.append(SourceFile(archive.name, reader.size, reader.hexdigest()))
+    for u, unit in enumerate(units):
+        if u not in emitted:  # a member vanished between listing and reading
+            yield _attach(unit, buffers.pop(u, {}))
+
+
+def _attach(unit: Unit, found: Mapping[int, bytes | None]) -> Unit:
+    count = sum(len(form.files) for form in unit.payload.forms)
+    data = tuple(found.get(i) for i in range(count))
+    return replace(unit, payload=Payload(unit.payload.forms, data))
+
+
+def process_unit(unit: Unit, ctx: UnitContext) -> UnitResult:
+    """Read, clean and encode one group of forms; write its shard."""
+    params = IamParams(**ctx.params)
+    payload: Payload = unit.payload
+    raw = resolve(ctx.raw_url)
+    rows = HandwritingRows(keep_time=params.keep_time)
+    quarantine: list[Quarantined] = []
+    sources: list[SourceFile] = []
+    lines = [
+        (form, f, t) for form in payload.forms for f, t in zip(form.files, form.texts, strict=True)
+    ]
+    for form in payload.forms:
+        if form.original is not None:
+            original = raw.join(form.original).read_bytes()
+            sources.append(SourceFile(form.original, len(original), sha256_hex(original)))
+    for index, (form, stroke_file, text) in enumerate(lines):
+        if payload.data is not None:
+            data = payload.data[index]
+        else:
+            data = raw.join(stroke_file.path).read_bytes()
+            sources.append(SourceFile(stroke_file.path, len(data), sha256_hex(data)))
+        try:
+            ink, report = read_line(data, stroke_file.path, params)
+        except BadInput as error:
+            if ctx.on_bad_input == "error":
+                raise
+            quarantine.append(Quarantined(error.source, error.code, error.reason))
+            continue
+        rows.add(
+            stroke_file.line_id,
+            form.form_id,
+            form.writer_id,
+            text,
+            ctx.vocab.encode(text),
+            ink,
+            report,
+        )
+    out = resolve(ctx.out_url)
+    with ShardWriter(out, unit.shard, ctx.schema, ctx.metadata, params.row_group_rows) as writer:
+        writer.write(rows.table())
+    assert writer.info is not None  # set by a clean exit of the with block
+    return UnitResult(
+        key=unit.key,
+        split=unit.split,
+        shard=writer.info,
+        quarantine=tuple(quarantine),
+        sources=tuple(sources),
+        totals=rows.totals(),
+        symbol_counts=dict(count_symbols(rows.texts)),
+    )
+
+
+def read_line(data: bytes | None, source: str, params: IamParams) -> tuple[Ink, CleanReport]:
+    """One stroke file, parsed and cleaned; BadInput if nothing usable is left."""
+    if data is None:
+        raise BadInput(source, "missing-member", "stroke file listed but missing from the archive")
+    ink = parse_stroke_xml(data, source)
+    if ink.n_points and max(np.abs(ink.x).max(), np.abs(ink.y).max()) > MAX_COORDINATE:
+        raise BadInput(
+            source,
+            "out-of-range",
+            f"a coordinate beyond +-{MAX_COORDINATE} board units: a step to it would not fit "
+            "the float32 offsets exactly (a real board is under 100,000)",
+        )
+    ink, report = clean(ink, params.clean_params())
+    if ink.n_points == 0:
+        raise BadInput(source, "no-points", "no pen points left (empty, or all removed as errors)")
+    return ink, report
