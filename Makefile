@@ -54,7 +54,7 @@ demo: $(STAMP)
 TRAIN_MINUTES ?= 110
 TRAIN_DEMO_DIR ?= train-demo-out
 train-demo: $(STAMP)
-	$(BIN)/python -m graves_data.models.demo --out $(TRAIN_DEMO_DIR) --docs docs --minutes $(TRAIN_MINUTES)
+	$(BIN)/python tools/train_demo.py --out $(TRAIN_DEMO_DIR) --docs docs --minutes $(TRAIN_MINUTES)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run

@@ -111,3 +111,34 @@ def save_drawing(
     else:
         raise UsageError(f"{target}: unknown drawing format {suffix!r}; use .svg or .png")
     return target
+
+
+def save_window_heatmap(
+    offsets: npt.ArrayLike, phi: npt.ArrayLike, text: str, path: str | Path
+) -> Path:
+    """A synthesis sample drawn over its window weights phi(t, u): characters against steps."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    weights = np.asarray(phi, dtype=np.float64)
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(12, 6), height_ratios=[1, 1.2])
+    for stroke in strokes_from_offsets(offsets):
+        top.plot(stroke[:, 0], stroke[:, 1], color="black", linewidth=1.2)
+    top.set_aspect("equal")
+    top.invert_yaxis()
+    top.axis("off")
+    top.set_title(text)
+    bottom.imshow(weights.T, aspect="auto", origin="upper", cmap="viridis", interpolation="nearest")
+    chars = list(text) if len(text) == weights.shape[1] else []
+    if chars and len(chars) <= 80:
+        bottom.set_yticks(range(len(chars)), [c if c != " " else "␣" for c in chars])
+    bottom.set_xlabel("time step (pen point)")
+    bottom.set_ylabel("character")
+    fig.tight_layout()
+    fig.savefig(target, dpi=100)
+    plt.close(fig)
+    return target

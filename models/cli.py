@@ -189,7 +189,7 @@ def _add_train_command(task: Task) -> None:
             name for name in values if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
         }
         config = run_config(task, data, Path(run_dir), values, explicit)
-        from graves_data.models.train import distributed_from_env
+        from graves_data.models.distributed import distributed_from_env
         from graves_data.models.train import train as train_run
 
         summary = train_run(config, run_dir)

@@ -21,7 +21,7 @@ from graves_data.models.config import RunConfig
 from graves_data.models.data import make_loader
 from graves_data.models.lstm import Clip
 from graves_data.models.optim import build_optimizer
-from graves_data.models.tasks import Task, make_task
+from graves_data.models.tasks import Objective, make_task
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -29,7 +29,7 @@ CHECKPOINT = "checkpoint.pt"
 @dataclass
 class LoadedRun:
     config: RunConfig
-    task: Task
+    task: Objective
     model: nn.Module
     state: dict[str, Any]
 
@@ -76,7 +76,7 @@ def _accumulate(total: dict[str, torch.Tensor], sums: dict[str, torch.Tensor]) -
 
 @torch.no_grad()
 def evaluate_model(
-    task: Task,
+    task: Objective,
     model: nn.Module,
     split: str,
     device: torch.device,

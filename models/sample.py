@@ -28,7 +28,7 @@ from graves_data.models.evaluate import LoadedRun, load_run
 from graves_data.models.prediction import HandwritingPrediction
 from graves_data.models.synthesis import HandwritingSynthesis
 from graves_data.models.text import CharLSTM
-from graves_data.render import save_drawing, strokes_from_offsets
+from graves_data.render import save_drawing, save_window_heatmap
 from graves_data.shards import VOCAB, read_json
 from graves_data.storage import resolve
 from graves_data.vocab import Vocab
@@ -162,34 +162,9 @@ def window_monotonic(phi: Array, tolerance: int = 1, glitch: int = 2) -> bool:
 
 def save_heatmap(sample: HandwritingSample, raw: Array, path: str | Path) -> Path:
     """The sample over its window weights phi(t, u): characters against time steps."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     if sample.phi is None:
         raise UsageError("only synthesis samples have window weights")
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(12, 6), height_ratios=[1, 1.2])
-    for stroke in strokes_from_offsets(raw):
-        top.plot(stroke[:, 0], stroke[:, 1], color="black", linewidth=1.2)
-    top.set_aspect("equal")
-    top.invert_yaxis()
-    top.axis("off")
-    top.set_title(sample.text)
-    bottom.imshow(
-        sample.phi.T, aspect="auto", origin="upper", cmap="viridis", interpolation="nearest"
-    )
-    chars = list(sample.text) if len(sample.text) == sample.phi.shape[1] else []
-    if chars and len(chars) <= 80:
-        bottom.set_yticks(range(len(chars)), [c if c != " " else "␣" for c in chars])
-    bottom.set_xlabel("time step (pen point)")
-    bottom.set_ylabel("character")
-    fig.tight_layout()
-    fig.savefig(target, dpi=100)
-    plt.close(fig)
-    return target
+    return save_window_heatmap(raw, sample.phi, sample.text, path)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -43,7 +43,9 @@ from graves_data.shards import Dataset
 Sums = dict[str, torch.Tensor]
 
 
-class Task(Protocol):
+class Objective(Protocol):
+    """What the trainer needs of a task (`config.Task` names it): model, data streams, loss."""
+
     config: RunConfig
     unit: str  # what throughput counts: "points" or "chars"
 
@@ -71,7 +73,7 @@ class Task(Protocol):
     def summarize(self, sums: dict[str, float]) -> dict[str, float]: ...
 
 
-def make_task(config: RunConfig) -> Task:
+def make_task(config: RunConfig) -> Objective:
     if config.task == "text":
         return TextTask(config)
     return HandwritingTask(config)

@@ -12,17 +12,13 @@ DistributedDataParallel (gloo on CPU, NCCL on CUDA); process 0 writes the files.
 
 from __future__ import annotations
 
-import contextlib
-import csv
-import gc
-import io
 import json
 import math
 import os
 import random
 import time
 from collections.abc import Generator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -46,90 +42,25 @@ from graves_data.models.data import (
     make_loader,
     open_kind,
 )
+from graves_data.models.distributed import (
+    Distributed,
+    autocast,
+    close_distributed,
+    gather_states,
+    init_distributed,
+    resolve_device,
+)
 from graves_data.models.evaluate import evaluate_model
 from graves_data.models.lstm import Clip
+from graves_data.models.metrics import MetricsLog, ProgressBar, Window
 from graves_data.models.optim import build_optimizer
-from graves_data.models.tasks import Sums, Task, make_task
+from graves_data.models.tasks import Objective, Sums, make_task
 from graves_data.shards import VOCAB
 from graves_data.storage import resolve
 
 CHECKPOINT = "checkpoint.pt"
-METRICS = "metrics.csv"
 SUMMARY = "summary.json"
-TENSORBOARD = "tb"
 FORMAT = 1
-
-
-# ---------------------------------------------------------------------------------------------
-# processes and devices
-
-
-@dataclass(frozen=True)
-class Distributed:
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-def distributed_from_env() -> Distributed:
-    """Rank and world size as torchrun sets them (a single process without torchrun)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    return Distributed(rank, world, int(os.environ.get("LOCAL_RANK", str(rank))))
-
-
-def init_distributed(device: str) -> tuple[Distributed, bool]:
-    """Join the process group torchrun set up; (info, whether this call created the group)."""
-    info = distributed_from_env()
-    if info.world == 1 or dist.is_initialized():
-        return info, False
-    if device == "cuda":
-        torch.cuda.set_device(info.local_rank)
-    dist.init_process_group("nccl" if device == "cuda" else "gloo")
-    return info, True
-
-
-def close_distributed() -> None:
-    """Leave the process group together (gloo aborts a process that leaves alone).
-
-    The DistributedDataParallel wrapper and its reducer hold the gloo group; left to the
-    interpreter's shutdown they are destroyed after Python is gone, and a busy machine then sees
-    "terminate called without an active exception" (SIGABRT) in a process that had finished.
-    Collecting them first makes the group's last owner this call.
-    """
-    gc.collect()
-    dist.barrier()
-    dist.destroy_process_group()
-
-
-def resolve_device(name: str, info: Distributed) -> torch.device:
-    if name == "cuda":
-        if not torch.cuda.is_available():
-            raise UsageError("--device cuda: no CUDA device is available here")
-        return torch.device("cuda", info.local_rank)
-    return torch.device("cpu")
-
-
-def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager[Any]:
-    """bfloat16 autocast on CUDA (no loss scaling needed, so derivative clipping is exact)."""
-    if not enabled:
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=torch.bfloat16)
-
-
-def all_reduce_sums(sums: dict[str, torch.Tensor], info: Distributed) -> dict[str, float]:
-    if info.world == 1 or not sums:
-        return {k: float(v.item()) for k, v in sums.items()}
-    names = sorted(sums)
-    packed = torch.stack([sums[k].double() for k in names])
-    if packed.device.type != "cpu" and dist.get_backend() == "gloo":
-        packed = packed.cpu()
-    dist.all_reduce(packed)
-    return {k: float(v) for k, v in zip(names, packed.tolist(), strict=True)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -166,143 +97,10 @@ def to_device(value: Any, device: torch.device) -> Any:
     return value
 
 
-def gather_states(mine: Any, world: int) -> list[Any]:
-    """Every process's `mine`, in rank order (sent as torch.save bytes: tensors inside plain
-    pickles do not survive all_gather_object)."""
-    buffer = io.BytesIO()
-    torch.save(mine, buffer)
-    blobs: list[Any] = [None] * world
-    dist.all_gather_object(blobs, buffer.getvalue())
-    return [torch.load(io.BytesIO(blob), weights_only=True) for blob in blobs]
-
-
 def save_atomic(obj: Any, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     torch.save(obj, tmp)
     os.replace(tmp, path)
-
-
-# ---------------------------------------------------------------------------------------------
-# metrics
-
-
-class MetricsLog:
-    """metrics.csv (step, split, name, value) and TensorBoard scalars, on process 0 only."""
-
-    FIELDS = ("step", "split", "name", "value")
-
-    def __init__(self, run: Path, enabled: bool, tensorboard: bool, resume_step: int) -> None:
-        self.enabled = enabled
-        self.path = run / METRICS
-        self.writer: Any = None
-        if not enabled:
-            return
-        self._keep_rows_until(resume_step)
-        if tensorboard:
-            from torch.utils.tensorboard import SummaryWriter
-
-            self.writer = SummaryWriter(
-                str(run / TENSORBOARD), purge_step=resume_step + 1 if resume_step else None
-            )
-
-    def _keep_rows_until(self, step: int) -> None:
-        """Start the CSV afresh, or keep the rows a resumed run had written up to its checkpoint."""
-        rows: list[dict[str, str]] = []
-        if step and self.path.exists():
-            with self.path.open(newline="", encoding="utf-8") as handle:
-                rows = [r for r in csv.DictReader(handle) if int(r["step"]) <= step]
-        with self.path.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, self.FIELDS)
-            writer.writeheader()
-            writer.writerows(rows)
-
-    def write(self, step: int, split: str, metrics: Mapping[str, float]) -> None:
-        if not self.enabled:
-            return
-        with self.path.open("a", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            for name, value in metrics.items():
-                writer.writerow([step, split, name, repr(float(value))])
-        if self.writer is not None:
-            for name, value in metrics.items():
-                self.writer.add_scalar(f"{split}/{name}", float(value), step)
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-
-
-def read_metrics(run: str | Path) -> list[dict[str, Any]]:
-    """The rows of a run's metrics.csv, values as floats."""
-    with (Path(run) / METRICS).open(newline="", encoding="utf-8") as handle:
-        return [
-            {
-                "step": int(r["step"]),
-                "split": r["split"],
-                "name": r["name"],
-                "value": float(r["value"]),
-            }
-            for r in csv.DictReader(handle)
-        ]
-
-
-class Window:
-    """Sums of the steps since the last log line, kept on the device until read."""
-
-    def __init__(self) -> None:
-        self.sums: dict[str, torch.Tensor] = {}
-        self.started = time.perf_counter()
-
-    def add(self, sums: Sums) -> None:
-        for name, value in sums.items():
-            self.sums[name] = self.sums[name] + value if name in self.sums else value.clone()
-
-    def flush(self, info: Distributed) -> tuple[dict[str, float], float]:
-        totals = all_reduce_sums(self.sums, info)
-        elapsed = time.perf_counter() - self.started
-        self.sums, self.started = {}, time.perf_counter()
-        return totals, elapsed
-
-
-class ProgressBar:
-    """A rich progress bar with the loss and the throughput."""
-
-    def __init__(self, total: int, done: int, unit: str, enabled: bool) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self.progress = Progress(
-            TextColumn("[bold]train"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]}"),
-            TextColumn("{task.fields[rate]} " + unit + "/s"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            disable=not enabled,
-        )
-        self.loss = self.rate = "-"
-        self.task = self.progress.add_task("train", total=total, completed=done, loss="-", rate="-")
-
-    def __enter__(self) -> ProgressBar:
-        self.progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.progress.stop()
-
-    def advance(self, loss: float | None = None, rate: float | None = None) -> None:
-        if loss is not None:
-            self.loss = f"{loss:.3f}"
-        if rate is not None:
-            self.rate = f"{rate:,.0f}"
-        self.progress.update(self.task, advance=1, loss=self.loss, rate=self.rate)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -319,7 +117,7 @@ class Trainer:
         self.info = info or Distributed()
         if config.train.threads:
             torch.set_num_threads(config.train.threads)
-        self.task: Task = make_task(config)
+        self.task: Objective = make_task(config)
         self.device = resolve_device(config.train.device, self.info)
         self.amp = bool(
             config.train.amp and self.device.type == "cuda" and torch.cuda.is_bf16_supported()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from graves_data.models.testing import write_handwriting_dataset, write_text_dataset
+from graves_data.synth.learnable import write_handwriting_dataset, write_text_dataset
 
 
 @pytest.fixture(autouse=True)

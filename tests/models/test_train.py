@@ -22,7 +22,8 @@ from graves_data.models.config import (
 )
 from graves_data.models.data import make_loader
 from graves_data.models.evaluate import evaluate_model, evaluate_run
-from graves_data.models.train import Trainer, prepare, read_metrics, train
+from graves_data.models.metrics import read_metrics
+from graves_data.models.train import Trainer, prepare, train
 
 SMALL = {
     "handwriting": PredictionConfig(hidden=32, layers=2, mixtures=5),

@@ -1,4 +1,4 @@
-"""Small datasets in the real on-disk format, for the networks' tests and benchmarks.
+"""Small learnable datasets in the real on-disk format, for the networks' tests and benchmarks.
 
 They are written with the core shard writer (`ShardWriter`, `write_manifest`, `build_vocab`),
 so they are datasets like any build's, only made up and small. Both are learnable:
@@ -128,7 +128,7 @@ def write_handwriting_dataset(
         split: handwriting_rows(texts[split], seed + i, f"{split[:2]}-")
         for i, split in enumerate(lines)
     }
-    params = {"seed": seed, "lines": lines, "generator": "graves_data.models.testing"}
+    params = {"seed": seed, "lines": lines, "generator": "graves_data.synth.learnable"}
     return _write_dataset(
         Path(out),
         "synthetic-handwriting",

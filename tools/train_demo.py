@@ -1,7 +1,7 @@
 """`make train-demo`: a longer synthesis run on a generated corpus, ending in samples a person
 can read, whose window moves along the text.
 
-    python -m graves_data.models.demo --out train-demo-out --docs docs [--minutes 110]
+    python tools/train_demo.py --out train-demo-out --docs docs [--minutes 110]
 
 1. generates an IAM-OnDB-format corpus (as `graves-data synth iam-ondb`) and builds it with the
    real pipeline (as `graves-data build iam-ondb`), unless `--out` already holds them;
