@@ -36,7 +36,7 @@ class HandwritingRows:
     forms: list[str] = field(default_factory=list)
     writers: list[str | None] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
-    text_ids: list[npt.NDArray[np.uint16]] = field(default_factory=list)
+    text_ids: list[npt.NDArray[np.unsignedinteger[Any]]] = field(default_factory=list)
     offsets: list[npt.NDArray[np.float32]] = field(default_factory=list)
     origins: list[npt.NDArray[np.int32]] = field(default_factory=list)
     dts: list[npt.NDArray[np.float32] | None] = field(default_factory=list)
@@ -49,7 +49,7 @@ class HandwritingRows:
         form_id: str,
         writer_id: str | None,
         text: str,
-        text_ids: npt.NDArray[np.uint16],
+        text_ids: npt.NDArray[np.unsignedinteger[Any]],
         ink: Ink,
         report: CleanReport,
     ) -> None:
@@ -121,22 +121,6 @@ class HandwritingRows:
             "_sxx": int((whole[:, 0] ** 2).sum()),
             "_syy": int((whole[:, 1] ** 2).sum()),
         }
-
-
-def normalization(moments: dict[str, int], split: str) -> dict[str, Any]:
-    """Mean and std of dx, dy from exact integer moments (so any unit order gives the same)."""
-    n = moments.get("_n", 0)
-    if n == 0:
-        return {"split": split, "count": 0, "mean": [0.0, 0.0], "std": [1.0, 1.0]}
-    sx, sy = moments["_sx"], moments["_sy"]
-    var = [(n * moments["_sxx"] - sx**2) / n**2, (n * moments["_syy"] - sy**2) / n**2]
-    return {
-        "split": split,
-        "count": n,
-        "mean": [sx / n, sy / n],
-        "std": [float(np.sqrt(v)) if v > 0 else 1.0 for v in var],
-        "over": "dx, dy of every point but each line's first",
-    }
 
 
 def _concat(parts: Sequence[npt.NDArray[Any]], dtype: Any) -> npt.NDArray[Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
 from graves_data import __version__
@@ -10,9 +10,9 @@ from graves_data.corpora.iam_ondb.inventory import take_inventory
 from graves_data.corpora.iam_ondb.params import ARCHIVES, LISTS, NAME, TRAIN_SPLIT, IamParams
 from graves_data.corpora.iam_ondb.planning import plan_forms, split_names
 from graves_data.corpora.iam_ondb.units import make_units, process_unit, with_archive_bytes
-from graves_data.corpus import CorpusSpec, params_dict
+from graves_data.corpus import CorpusSpec, Generator
 from graves_data.download import DownloadSpec, RemoteFile
-from graves_data.pipelines.handwriting import normalization
+from graves_data.manifest import Manifest, Normalization
 from graves_data.pipelines.runner import (
     BuildJob,
     Execution,
@@ -23,7 +23,6 @@ from graves_data.pipelines.runner import (
 )
 from graves_data.schema import HANDWRITING
 from graves_data.storage import Location, resolve
-from graves_data.synth.iam_ondb import IamSynthParams, synth_iam_ondb
 
 # =============================================================================================
 # the whole build
@@ -42,7 +41,7 @@ def build(
     execution: Execution | None = None,
     on_bad_input: Literal["error", "skip"] = "skip",
     overwrite: bool = False,
-) -> Mapping[str, Any]:
+) -> Manifest:
     """Build an IAM-OnDB dataset from the release at `raw` into `out`; return the manifest."""
     params = params or IamParams()
     params.check()
@@ -60,14 +59,16 @@ def build(
 
     def finalize(results: Sequence[UnitResult]) -> dict[str, Any]:
         return {
-            "normalization": normalization(training_moments(results, train_split), train_split),
+            "normalization": Normalization.from_moments(
+                training_moments(results, train_split), train_split
+            ).to_json(),
             "writers": plan.writers_by_split,
             "report": plan.report,
         }
 
     job = BuildJob(
         corpus=NAME,
-        params=params_dict(params),
+        params=params,
         raw=raw_loc,
         out=out_loc,
         schema=HANDWRITING,
@@ -86,7 +87,7 @@ def build(
     return run_build(job, execution)
 
 
-def dataset_card(manifest: Mapping[str, Any]) -> str:
+def dataset_card(manifest: Manifest) -> str:
     """README.md of the dataset: the Hub's YAML header, then provenance and cleaning."""
     splits = manifest["splits"]
     yaml_files = "\n".join(f"  - split: {name}\n    path: data/{name}-*" for name in splits)
@@ -144,16 +145,6 @@ A. Graves, "Generating Sequences With Recurrent Neural Networks", arXiv:1308.085
 """
 
 
-SPEC = CorpusSpec(
-    name=NAME,
-    summary="IAM On-Line Handwriting Database: pen trajectories of text lines",
-    params=IamParams,
-    build=build,
-    synth_params=IamSynthParams,
-    synth=synth_iam_ondb,
-)
-
-
 # --- where the release is published: `graves-data download iam-ondb` ---------------------------
 
 # The archives are behind the database's registration login (HTTP basic auth); their URLs are
@@ -172,4 +163,20 @@ DOWNLOADS = DownloadSpec(
     auth=True,
     homepage="https://fki.tic.heia-fr.ch/databases/iam-on-line-handwriting-database",
     notes="no published sizes or checksums; split lists' URL inferred from the former host",
+)
+
+
+def _generator() -> Generator:
+    from graves_data.synth.iam_ondb import IamSynthParams, synth_iam_ondb
+
+    return Generator(IamSynthParams, synth_iam_ondb)
+
+
+SPEC = CorpusSpec(
+    name=NAME,
+    summary="IAM On-Line Handwriting Database: pen trajectories of text lines",
+    params=IamParams,
+    build=build,
+    generator=_generator,
+    downloads=DOWNLOADS,
 )
