@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 from graves_data.errors import InputNotFound
 from graves_data.schema import (
     HANDWRITING,
+    HANDWRITING_COUNTS,
     META_CORPUS,
     META_PARAMS,
     META_SCHEMA_VERSION,
@@ -53,15 +54,7 @@ from graves_data.vocab import id_type
 
 SHARD_NAME = re.compile(r"^data/(?P<split>.+)-(?P<index>[0-9]{5})-of-(?P<count>[0-9]{5})\.parquet$")
 # manifest split totals -> the shard column whose sum they are
-HANDWRITING_TOTALS = {
-    "points": "n_points",
-    "strokes": "n_strokes",
-    "chars": "n_chars",
-    "interpolated": "n_interpolated",
-    "dropped": "n_dropped",
-    "time_repaired": "n_time_repaired",
-    "empty_strokes": "n_empty_strokes",
-}
+HANDWRITING_TOTALS = HANDWRITING_COUNTS
 TEXT_TOTALS = {"symbols": "length"}
 ID_COLUMNS = {"handwriting": "text_ids", "text": "ids"}
 BATCH_ROWS = 4096

@@ -19,6 +19,8 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from graves_data.errors import DatasetError
+from graves_data.shards import VOCAB, read_json
+from graves_data.storage import Location
 
 UNK = "<unk>"
 VocabKind = Literal["char", "byte"]
@@ -131,6 +133,12 @@ class Vocab:
 
     def sha256(self) -> str:
         return hashlib.sha256(self.to_bytes()).hexdigest()
+
+    @staticmethod
+    def read(dataset: Location) -> Vocab:
+        """The `vocab.json` of the dataset folder `dataset`; a DatasetError naming it where
+        it is missing or malformed."""
+        return Vocab.from_json(read_json(dataset.join(VOCAB)))
 
     @staticmethod
     def from_json(data: Mapping[str, Any]) -> Vocab:

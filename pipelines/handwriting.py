@@ -15,16 +15,9 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from graves_data.pipelines.strokes import CleanReport, Ink, time_steps, to_offsets
+from graves_data.schema import HANDWRITING_COUNTS
 
-COUNT_COLUMNS = (
-    "n_points",
-    "n_strokes",
-    "n_chars",
-    "n_interpolated",
-    "n_dropped",
-    "n_time_repaired",
-    "n_empty_strokes",
-)
+COUNT_COLUMNS = tuple(HANDWRITING_COUNTS.values())
 
 
 @dataclass
@@ -107,13 +100,7 @@ class HandwritingRows:
         steps = _concat([o[1:, :2] for o in self.offsets], np.float32).reshape(-1, 2)
         whole = steps.astype(np.int64)
         return {
-            "points": int(sums[0]),
-            "strokes": int(sums[1]),
-            "chars": int(sums[2]),
-            "interpolated": int(sums[3]),
-            "dropped": int(sums[4]),
-            "time_repaired": int(sums[5]),
-            "empty_strokes": int(sums[6]),
+            **{name: int(sums[i]) for i, name in enumerate(HANDWRITING_COUNTS)},
             "split_strokes": self.splits,
             "_n": len(whole),
             "_sx": int(whole[:, 0].sum()),

@@ -12,12 +12,14 @@ import contextlib
 import hashlib
 import queue
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import numpy.typing as npt
 
+from graves_data.card import dataset_card
+from graves_data.manifest import Manifest
 from graves_data.pipelines.job import SourceFile, Unit, UnitContext, UnitRows
 from graves_data.pipelines.text import chunk_table, id_counts, row_group_rows
 from graves_data.storage import Location, change_stamp
@@ -114,16 +116,11 @@ def text_rows(
     )
 
 
-def text_card(
-    title: str, summary: str, notes: Sequence[str] = ()
-) -> Callable[[Mapping[str, Any]], str]:
+def text_card(title: str, summary: str, notes: Sequence[str] = ()) -> Callable[[Manifest], str]:
     """The dataset card writer of a text build: Hub YAML naming splits, then provenance."""
 
-    def card(manifest: Mapping[str, Any]) -> str:
-        lines = ["---", "configs:", "- config_name: default", "  data_files:"]
-        for split in manifest["splits"]:
-            lines += [f"  - split: {split}", f"    path: data/{split}-*"]
-        lines += ["---", "", f"# {title}", "", summary, ""]
+    def card(manifest: Manifest) -> str:
+        lines = [f"# {title}", "", summary, ""]
         lines += ["| split | rows | symbols | unknown |", "| --- | ---: | ---: | ---: |"]
         for split, entry in manifest["splits"].items():
             lines.append(
@@ -150,7 +147,7 @@ def text_card(
             lines += [f"- {note}" for note in (*notes, *text.get("notes", ()))]
         if manifest["quarantine"]:
             lines += ["", f"{len(manifest['quarantine'])} inputs quarantined (see manifest)."]
-        return "\n".join(lines) + "\n"
+        return dataset_card(manifest["splits"], "\n".join(lines))
 
     return card
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
-from graves_data import __version__
+from graves_data import __version__, card
 from graves_data.corpora.iam_ondb.inventory import take_inventory
 from graves_data.corpora.iam_ondb.params import ARCHIVES, LISTS, NAME, TRAIN_SPLIT, IamParams
 from graves_data.corpora.iam_ondb.planning import plan_forms, split_names
@@ -90,7 +90,6 @@ def build(
 def dataset_card(manifest: Manifest) -> str:
     """README.md of the dataset: the Hub's YAML header, then provenance and cleaning."""
     splits = manifest["splits"]
-    yaml_files = "\n".join(f"  - split: {name}\n    path: data/{name}-*" for name in splits)
     params = manifest["params"]
     writers = manifest.get("writers", {})
     rows = "\n".join(
@@ -99,22 +98,19 @@ def dataset_card(manifest: Manifest) -> str:
     )
     quarantined = len(manifest["quarantine"])
     norm = manifest.get("normalization", {})
-    return f"""---
-pretty_name: IAM On-Line Handwriting Database (graves-data build)
-license: other
-task_categories:
-- text-generation
-tags:
-- handwriting
-- online-handwriting
-- graves-2013
-configs:
-- config_name: default
-  data_files:
-{yaml_files}
----
-
-# IAM-OnDB, cleaned and sharded by graves-data {__version__}
+    return card.dataset_card(
+        splits,
+        metadata=(
+            "pretty_name: IAM On-Line Handwriting Database (graves-data build)",
+            "license: other",
+            "task_categories:",
+            "- text-generation",
+            "tags:",
+            "- handwriting",
+            "- online-handwriting",
+            "- graves-2013",
+        ),
+        body=f"""# IAM-OnDB, cleaned and sharded by graves-data {__version__}
 
 Online handwriting: one row per text line, pen offsets `(dx, dy, end_of_stroke)` in raw board
 units (`offsets`), the first point's position (`origin`), the transcription (`text`, `text_ids`
@@ -142,7 +138,8 @@ registration with its authors (FKI, University of Bern / HEIA-FR). This derived 
 the same terms: do not redistribute it. Cite: M. Liwicki and H. Bunke, "IAM-OnDB - an On-Line
 English Sentence Database Acquired from Handwritten Text on a Whiteboard", ICDAR 2005; and
 A. Graves, "Generating Sequences With Recurrent Neural Networks", arXiv:1308.0850, 2013.
-"""
+""",
+    )
 
 
 # --- where the release is published: `graves-data download iam-ondb` ---------------------------
