@@ -31,16 +31,19 @@ from typing import Any, Literal
 
 import numpy as np
 
-from graves_data.corpus import CorpusSpec, OnBadInput, param, params_dict
+from graves_data.corpus import CorpusSpec, Generator, OnBadInput, param
 from graves_data.download import DownloadSpec, RemoteFile
 from graves_data.errors import InputNotFound, NotACorpus, UnreadableArchive, UsageError
+from graves_data.manifest import Manifest
 from graves_data.pipelines.runner import (
+    BadInputPolicy,
     BuildJob,
     Execution,
     SourceFile,
     Unit,
     UnitContext,
-    UnitResult,
+    UnitInput,
+    UnitRows,
     parallel_map,
     run_build,
 )
@@ -59,12 +62,11 @@ from graves_data.pipelines.textbuild import (
     input_stamp,
     prefetched,
     text_card,
-    write_text_shard,
+    text_rows,
 )
 from graves_data.schema import text_schema
 from graves_data.shards import shard_path
 from graves_data.storage import Location, resolve
-from graves_data.synth.text import Enwik8SynthParams, write_enwik8
 
 NAME = "enwik8"
 REAL_SIZE = 100_000_000
@@ -250,14 +252,16 @@ def count_member(source: RawSource, ranges: Sequence[SplitRange]) -> dict[str, l
     return {name: [int(n) for n in c] for name, c in counts.items()}
 
 
-def process_unit(unit: Unit, ctx: UnitContext) -> UnitResult:
+def process_unit(
+    unit: Unit, _inputs: UnitInput, ctx: UnitContext[Any], _bad: BadInputPolicy
+) -> UnitRows:
     """One byte range -> ids -> rows -> one shard."""
     payload: ByteRange = unit.payload
     data = payload.data
     if data is None:
         data = read_range(payload.url, payload.start, payload.stop)
     encoded = encode_bytes(data, ctx.vocab)
-    return write_text_shard(encoded.ids, payload.first_offset, encoded.unknown, unit, ctx)
+    return text_rows(encoded.ids, payload.first_offset, encoded.unknown, unit, ctx)
 
 
 @dataclass(frozen=True)
@@ -348,7 +352,7 @@ def build(
     execution: Execution | None = None,
     on_bad_input: OnBadInput = "skip",
     overwrite: bool = False,
-) -> dict[str, Any]:
+) -> Manifest:
     """Build enwik8 shards from `raw` (file, zip or folder) into the dataset folder `out`."""
     params = params or Enwik8Params()
     execution = execution or Execution()
@@ -384,7 +388,7 @@ def build(
     }
     job = BuildJob(
         corpus=NAME,
-        params=params_dict(params),
+        params=params,
         raw=resolve(raw),  # what the user named: the output may sit beside a raw file
         out=resolve(out),
         schema=text_schema(params.seq_len, vocab_id_type(vocab)),
@@ -406,16 +410,6 @@ def build(
     return run_build(job, execution)
 
 
-SPEC = CorpusSpec(
-    name=NAME,
-    summary="enwik8 (first 10^8 bytes of Wikipedia) as byte sequences, the paper's splits",
-    params=Enwik8Params,
-    build=build,
-    synth_params=Enwik8SynthParams,
-    synth=write_enwik8,
-)
-
-
 # --- where the release is published: `graves-data download enwik8` -----------------------------
 
 # The release is known by its zip's size, 36,445,475 bytes, which is checked; no checksum is
@@ -426,4 +420,20 @@ DOWNLOADS = DownloadSpec(
     files=(RemoteFile("enwik8.zip", "enwik8.zip", size=36_445_475),),
     homepage="http://mattmahoney.net/dc/textdata.html",
     notes="known size checked; no checksum published",
+)
+
+
+def _generator() -> Generator:
+    from graves_data.synth.text import Enwik8SynthParams, write_enwik8
+
+    return Generator(Enwik8SynthParams, write_enwik8)
+
+
+SPEC = CorpusSpec(
+    name=NAME,
+    summary="enwik8 (first 10^8 bytes of Wikipedia) as byte sequences, the paper's splits",
+    params=Enwik8Params,
+    build=build,
+    generator=_generator,
+    downloads=DOWNLOADS,
 )

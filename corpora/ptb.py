@@ -30,16 +30,19 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from graves_data.archives import iter_tar
-from graves_data.corpus import CorpusSpec, OnBadInput, param, params_dict
+from graves_data.corpus import CorpusSpec, Generator, OnBadInput, param
 from graves_data.download import DownloadSpec, RemoteFile
 from graves_data.errors import InputNotFound, NotACorpus, UsageError
+from graves_data.manifest import Manifest
 from graves_data.pipelines.runner import (
+    BadInputPolicy,
     BuildJob,
     Execution,
     SourceFile,
     Unit,
     UnitContext,
-    UnitResult,
+    UnitInput,
+    UnitRows,
     run_build,
 )
 from graves_data.pipelines.text import (
@@ -53,11 +56,10 @@ from graves_data.pipelines.text import (
     text_vocab,
     vocab_id_type,
 )
-from graves_data.pipelines.textbuild import input_stamp, source_file, text_card, write_text_shard
+from graves_data.pipelines.textbuild import input_stamp, source_file, text_card, text_rows
 from graves_data.schema import text_schema
 from graves_data.shards import shard_path
 from graves_data.storage import Location, resolve
-from graves_data.synth.text import PtbSynthParams, write_ptb
 
 NAME = "ptb"
 SPLITS = ("train", "valid", "test")
@@ -182,12 +184,14 @@ class PtbSlice:
     stop: int
 
 
-def process_unit(unit: Unit, ctx: UnitContext) -> UnitResult:
+def process_unit(
+    unit: Unit, _inputs: UnitInput, ctx: UnitContext[Any], _bad: BadInputPolicy
+) -> UnitRows:
     """Symbols [start, stop) of a split's character stream -> rows -> one shard."""
     payload: PtbSlice = unit.payload
     text = split_text(payload.file)[payload.start : payload.stop]
     encoded = encode_chars(text, char_table(ctx.vocab))
-    return write_text_shard(encoded.ids, payload.start, encoded.unknown, unit, ctx)
+    return text_rows(encoded.ids, payload.start, encoded.unknown, unit, ctx)
 
 
 def plan_units(files: Sequence[PtbFile], lengths: dict[str, int], params: PtbParams) -> list[Unit]:
@@ -228,7 +232,7 @@ def build(
     execution: Execution | None = None,
     on_bad_input: OnBadInput = "skip",
     overwrite: bool = False,
-) -> dict[str, Any]:
+) -> Manifest:
     """Build PTB character shards from `raw` (folder or simple-examples.tgz) into `out`."""
     params = params or PtbParams()
     if params.seq_len < 1:
@@ -263,7 +267,7 @@ def build(
     }
     job = BuildJob(
         corpus=NAME,
-        params=params_dict(params),
+        params=params,
         raw=resolve(raw),  # what the user named: the output may sit beside a raw file
         out=resolve(out),
         schema=text_schema(params.seq_len, vocab_id_type(vocab)),
@@ -285,16 +289,6 @@ def build(
     return run_build(job, execution)
 
 
-SPEC = CorpusSpec(
-    name=NAME,
-    summary="Penn Treebank LM files as character sequences (train / valid / test)",
-    params=PtbParams,
-    build=build,
-    synth_params=PtbSynthParams,
-    synth=write_ptb,
-)
-
-
 # --- where the release is published: `graves-data download ptb` --------------------------------
 
 # Mikolov's RNNLM page serves simple-examples.tgz with no size or checksum beside it; its size,
@@ -306,4 +300,20 @@ DOWNLOADS = DownloadSpec(
     files=(RemoteFile(ARCHIVE, ARCHIVE, size=34_869_662),),
     homepage="http://www.fit.vutbr.cz/~imikolov/rnnlm/",
     notes="no published size or checksum; the size is the one common loaders check",
+)
+
+
+def _generator() -> Generator:
+    from graves_data.synth.text import PtbSynthParams, write_ptb
+
+    return Generator(PtbSynthParams, write_ptb)
+
+
+SPEC = CorpusSpec(
+    name=NAME,
+    summary="Penn Treebank LM files as character sequences (train / valid / test)",
+    params=PtbParams,
+    build=build,
+    generator=_generator,
+    downloads=DOWNLOADS,
 )

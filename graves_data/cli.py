@@ -7,18 +7,16 @@ each corpus's params dataclass, so the CLI and the Python API cannot drift apart
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import types
-import typing
-from collections.abc import Callable
-from typing import Any, Literal, get_args, get_origin
+from pathlib import Path
+from typing import Any
 
 import click
 
 from graves_data import __version__
-from graves_data.download import download_command
-from graves_data.errors import GravesDataError
+from graves_data.corpora import CORPORA
+from graves_data.errors import GravesDataError, UsageError
+from graves_data.options import dataclass_options, from_options
 
 
 class Group(click.Group):
@@ -47,63 +45,6 @@ def main(verbose: bool) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# options from params dataclasses
-
-
-def _click_type(annotation: Any) -> tuple[Any, bool]:
-    """(click type, is_flag) for a params field annotation."""
-    origin = get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        inner = [a for a in get_args(annotation) if a is not type(None)]
-        if len(inner) == 1:
-            return _click_type(inner[0])
-    if origin is Literal:
-        return click.Choice([str(a) for a in get_args(annotation)]), False
-    if annotation is bool:
-        return bool, True
-    if annotation in (int, float, str):
-        return annotation, False
-    raise TypeError(f"no CLI type for params annotation {annotation!r}")
-
-
-def params_options(params_type: type) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorator adding one click option per field of a params dataclass."""
-    hints = typing.get_type_hints(params_type)
-
-    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
-        for item in reversed(dataclasses.fields(params_type)):
-            kind, is_flag = _click_type(hints[item.name])
-            flag = "--" + item.name.replace("_", "-")
-            help_text = item.metadata.get("help", "")
-            if is_flag:
-                option = click.option(
-                    f"{flag}/--no-{flag[2:]}",
-                    item.name,
-                    default=item.default,
-                    help=help_text,
-                    show_default=True,
-                )
-            else:
-                option = click.option(
-                    flag,
-                    item.name,
-                    type=kind,
-                    default=item.default,
-                    help=help_text,
-                    show_default=True,
-                )
-            function = option(function)
-        return function
-
-    return decorate
-
-
-def params_from(params_type: type, values: dict[str, Any]) -> Any:
-    names = {f.name for f in dataclasses.fields(params_type)}
-    return params_type(**{k: v for k, v in values.items() if k in names})
-
-
-# ---------------------------------------------------------------------------------------------
 # build and synth, one subcommand per registered corpus
 
 
@@ -112,14 +53,26 @@ def build() -> None:
     """Build a corpus's raw release into a sharded Parquet dataset."""
 
 
-@main.group(cls=Group)
+class SynthGroup(Group):
+    """`synth <corpus>`: each subcommand is made when it is asked for, since making it loads
+    the corpus's generator (and its fonts)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(name for name, spec in CORPORA.items() if spec.generator is not None)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        spec = CORPORA.get(cmd_name)
+        if spec is None or spec.generator is None:
+            return None
+        return _synth_command(cmd_name)
+
+
+@main.group(cls=SynthGroup)
 def synth() -> None:
     """Generate a corpus in its release's own layout (no download needed)."""
 
 
 def _add_build_command(name: str) -> None:
-    from graves_data.corpora import CORPORA
-
     spec = CORPORA[name]
 
     @build.command(name=name, help=f"Build {spec.summary}.")
@@ -152,7 +105,7 @@ def _add_build_command(name: str) -> None:
         help="Replace an existing dataset built from other inputs or parameters.",
     )
     @click.option("--quiet", is_flag=True, help="No progress bar.")
-    @params_options(spec.params)
+    @dataclass_options(spec.params)
     def command(
         raw: str,
         out: str | None,
@@ -170,7 +123,7 @@ def _add_build_command(name: str) -> None:
         manifest = spec.build(
             raw,
             target,
-            params_from(spec.params, values),
+            from_options(spec.params, values),
             execution=execution,
             on_bad_input=on_bad_input,
             overwrite=overwrite,
@@ -178,22 +131,22 @@ def _add_build_command(name: str) -> None:
         _print_build_summary(target, manifest)
 
 
-def _add_synth_command(name: str) -> None:
-    from graves_data.corpora import CORPORA
+def _synth_command(name: str) -> click.Command:
+    generator = CORPORA[name].generator
+    if generator is None:
+        raise UsageError(f"{name} has no generator")
+    made = generator()
 
-    spec = CORPORA[name]
-    if spec.synth is None or spec.synth_params is None:
-        return
-    synth_fn, synth_params = spec.synth, spec.synth_params
-
-    @synth.command(name=name, help=f"Generate a corpus in the {name} release's own layout.")
+    @click.command(name=name, help=f"Generate a corpus in the {name} release's own layout.")
     @click.option("--out", required=True, help="Folder to write the raw corpus into.")
     @click.option("--overwrite", is_flag=True, help="Write into a folder that is not empty.")
     @click.option("--quiet", is_flag=True, help="No progress bar.")
-    @params_options(synth_params)
+    @dataclass_options(made.params)
     def command(out: str, overwrite: bool, quiet: bool, **values: Any) -> None:
-        synth_fn(out, params_from(synth_params, values), overwrite=overwrite, progress=not quiet)
+        made.write(out, from_options(made.params, values), overwrite=overwrite, progress=not quiet)
         click.echo(f"wrote a generated {name} corpus to {out}")
+
+    return command
 
 
 def _print_build_summary(target: str, manifest: Any) -> None:
@@ -270,16 +223,71 @@ def verify(ctx: click.Context, dataset: str, as_json: bool) -> None:
         ctx.exit(1)
 
 
-def _register() -> None:
-    from graves_data.corpora import CORPORA
-
-    for name in CORPORA:
-        _add_build_command(name)
-        _add_synth_command(name)
+# ---------------------------------------------------------------------------------------------
+# fetching a release
 
 
-_register()
-main.add_command(download_command)
+@main.command("download")
+@click.argument(
+    "corpus", type=click.Choice(sorted(n for n, s in CORPORA.items() if s.downloads is not None))
+)
+@click.option(
+    "--to",
+    "to",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Raw folder to fill (created if missing); `graves-data build --raw` reads it.",
+)
+@click.option(
+    "--user", envvar="GRAVES_DATA_IAM_USER", help="IAM-OnDB login (or $GRAVES_DATA_IAM_USER)."
+)
+@click.option(
+    "--password-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="File whose first line is the IAM-OnDB password (or $GRAVES_DATA_IAM_PASSWORD).",
+)
+@click.option("--mirror", metavar="URL", help="Fetch from this base URL instead of the official.")
+@click.option("--lang", default="en", show_default=True, help="Wikipedia language code.")
+@click.option("--date", help="Wikipedia dump date, YYYYMMDD (default: the newest complete).")
+@click.option("--multistream", is_flag=True, help="Wikipedia: the multistream dump and index.")
+@click.option("--progress/--no-progress", default=True, help="Show progress bars.")
+def download_command(
+    corpus: str,
+    to: Path,
+    user: str | None,
+    password_file: Path | None,
+    mirror: str | None,
+    lang: str,
+    date: str | None,
+    multistream: bool,
+    progress: bool,
+) -> None:
+    """Fetch CORPUS from its official release into a raw folder, resumable and checked."""
+    from graves_data.download.run import download, human_bytes, read_password
+    from graves_data.download.sources import SOURCES_FILE
+
+    if user is None and password_file is not None:
+        raise UsageError("--password-file needs --user")
+    password = read_password(password_file) if user is not None else None
+    files = download(
+        corpus,
+        to,
+        user=user,
+        password=password,
+        mirror=mirror,
+        lang=lang,
+        date=date,
+        multistream=multistream,
+        progress=progress,
+    )
+    for f in files:
+        state = "fetched" if f.fetched else "already there"
+        click.echo(f"{f.name}  {human_bytes(f.size)}  sha256 {f.sha256}  ({state})")
+    click.echo(f"{len(files)} files in {to}, listed in {to / SOURCES_FILE}")
+
+
+for _name in CORPORA:
+    _add_build_command(_name)
 
 
 def _register_models() -> None:

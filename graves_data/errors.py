@@ -56,3 +56,36 @@ class BadInput(GravesDataError):
 
     def __reduce__(self) -> tuple[type[BadInput], tuple[str, str, str]]:
         return (type(self), (self.source, self.code, self.reason))
+
+
+# --- downloads (graves_data.download) -------------------------------------------------------
+class DownloadError(GravesDataError):
+    """A download that cannot complete; the message names the file or the site and why."""
+
+
+class AuthenticationFailed(DownloadError):
+    """The server refused the login (HTTP 401 or 403)."""
+
+
+class SiteUnreachable(DownloadError):
+    """No connection to the site: DNS failure, connection refused, timeouts."""
+
+
+class RemoteNotFound(DownloadError):
+    """The server has no such file (HTTP 404)."""
+
+
+class DumpNotFound(RemoteNotFound):
+    """A Wikipedia dump date (or language) that the dump site does not have."""
+
+
+class IntegrityError(DownloadError):
+    """A file whose size or checksum differs from what its publisher states."""
+
+
+class DiskFull(DownloadError):
+    """The disk filled up while writing a download."""
+
+
+class SourcesFileError(GravesDataError):
+    """A SOURCES.json that cannot be read or does not have the expected shape."""

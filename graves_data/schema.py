@@ -46,6 +46,18 @@ HANDWRITING = pa.schema(
 )
 
 
+# the handwriting rows' count columns, by the name of their sum in the manifest's split entries
+HANDWRITING_COUNTS = {
+    "points": "n_points",
+    "strokes": "n_strokes",
+    "chars": "n_chars",
+    "interpolated": "n_interpolated",
+    "dropped": "n_dropped",
+    "time_repaired": "n_time_repaired",
+    "empty_strokes": "n_empty_strokes",
+}
+
+
 def text_schema(seq_len: int, id_type: pa.DataType) -> pa.Schema:
     """Fixed-length chunks of symbol ids, in source order.
 

@@ -18,19 +18,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from graves_data.errors import DatasetError
-from graves_data.shards import VOCAB, Dataset, open_dataset, read_json
+from graves_data.schema import HANDWRITING_COUNTS
+from graves_data.shards import Dataset, open_dataset
 from graves_data.vocab import Vocab
 
 PERCENTILES = (5, 25, 50, 75, 95)
-SUMMED = (
-    "n_points",
-    "n_strokes",
-    "n_chars",
-    "n_interpolated",
-    "n_dropped",
-    "n_time_repaired",
-    "n_empty_strokes",
-)
+SUMMED = tuple(HANDWRITING_COUNTS.values())
 
 
 def compute(target: str | Dataset) -> dict[str, Any]:
@@ -56,7 +49,7 @@ def compute(target: str | Dataset) -> dict[str, Any]:
 
 
 def load_vocab(dataset: Dataset) -> Vocab:
-    return Vocab.from_json(read_json(dataset.root.join(VOCAB)))
+    return Vocab.read(dataset.root)
 
 
 def quarantine_counts(entries: Iterable[Mapping[str, str]]) -> dict[str, int]:

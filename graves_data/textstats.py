@@ -23,14 +23,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from graves_data.shards import VOCAB, Dataset, read_json
+from graves_data.shards import Dataset
 from graves_data.vocab import Vocab
 
 TOP_SYMBOLS = 40
 
 
 def load_text_vocab(dataset: Dataset) -> Vocab:
-    return Vocab.from_json(read_json(dataset.root.join(VOCAB)))
+    return Vocab.read(dataset.root)
 
 
 def split_counts(dataset: Dataset, split: str, vocab_size: int) -> tuple[int, npt.NDArray[Any]]:

@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 from graves_data.errors import InputNotFound
 from graves_data.schema import (
     HANDWRITING,
+    HANDWRITING_COUNTS,
     META_CORPUS,
     META_PARAMS,
     META_SCHEMA_VERSION,
@@ -49,18 +50,11 @@ from graves_data.shards import (
     content_hash,
 )
 from graves_data.storage import TMP_MARK, Location, resolve
+from graves_data.vocab import id_type
 
 SHARD_NAME = re.compile(r"^data/(?P<split>.+)-(?P<index>[0-9]{5})-of-(?P<count>[0-9]{5})\.parquet$")
 # manifest split totals -> the shard column whose sum they are
-HANDWRITING_TOTALS = {
-    "points": "n_points",
-    "strokes": "n_strokes",
-    "chars": "n_chars",
-    "interpolated": "n_interpolated",
-    "dropped": "n_dropped",
-    "time_repaired": "n_time_repaired",
-    "empty_strokes": "n_empty_strokes",
-}
+HANDWRITING_TOTALS = HANDWRITING_COUNTS
 TEXT_TOTALS = {"symbols": "length"}
 ID_COLUMNS = {"handwriting": "text_ids", "text": "ids"}
 BATCH_ROWS = 4096
@@ -285,12 +279,8 @@ def _check_vocab(root: Location, manifest: Mapping[str, Any], report: VerifyRepo
 
 
 def text_id_type(vocab_size: int) -> pa.DataType:
-    """The id type of a text shard: as `pipelines.text.vocab_id_type` chooses it."""
-    if vocab_size <= 256:
-        return pa.uint8()
-    if vocab_size <= 65536:
-        return pa.uint16()
-    return pa.uint32()
+    """The id type of a text shard (`graves_data.vocab.id_type`)."""
+    return id_type(vocab_size)
 
 
 def _expected_schema(

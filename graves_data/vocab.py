@@ -16,11 +16,31 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
 
 from graves_data.errors import DatasetError
+from graves_data.shards import VOCAB, read_json
+from graves_data.storage import Location
 
 UNK = "<unk>"
 VocabKind = Literal["char", "byte"]
+
+
+def id_type(vocab_size: int) -> pa.DataType:
+    """The width of symbol ids, everywhere (shards, encoders, verify): uint8 where the
+    vocabulary fits a byte, uint16 where it fits two, uint32 beyond."""
+    if vocab_size <= 256:
+        return pa.uint8()
+    if vocab_size <= 65536:
+        return pa.uint16()
+    return pa.uint32()
+
+
+_ID_DTYPES: dict[int, np.dtype[Any]] = {
+    8: np.dtype(np.uint8),
+    16: np.dtype(np.uint16),
+    32: np.dtype(np.uint32),
+}
 
 
 @dataclass(frozen=True)
@@ -48,16 +68,21 @@ class Vocab:
         return self._index.get(UNK) if UNK in self.reserved else None
 
     @property
+    def id_type(self) -> pa.DataType:
+        return id_type(len(self))
+
+    @property
     def id_dtype(self) -> np.dtype[Any]:
-        return np.dtype(np.uint8) if len(self) <= 256 else np.dtype(np.uint16)
+        return _ID_DTYPES[self.id_type.bit_width]
 
     def id_of(self, symbol: str) -> int | None:
         return self._index.get(symbol)
 
-    def encode(self, text: str) -> npt.NDArray[np.uint16]:
-        """Character ids of `text`; symbols outside the vocabulary map to <unk>."""
+    def encode(self, text: str) -> npt.NDArray[np.unsignedinteger[Any]]:
+        """Character ids of `text` (of `id_dtype`); symbols outside the vocabulary map to
+        <unk>."""
         unk = self.unk_id
-        ids = np.empty(len(text), dtype=np.uint16)
+        ids = np.empty(len(text), dtype=self.id_dtype)
         for position, char in enumerate(text):
             found = self._index.get(char, unk)
             if found is None:
@@ -108,6 +133,12 @@ class Vocab:
 
     def sha256(self) -> str:
         return hashlib.sha256(self.to_bytes()).hexdigest()
+
+    @staticmethod
+    def read(dataset: Location) -> Vocab:
+        """The `vocab.json` of the dataset folder `dataset`; a DatasetError naming it where
+        it is missing or malformed."""
+        return Vocab.from_json(read_json(dataset.join(VOCAB)))
 
     @staticmethod
     def from_json(data: Mapping[str, Any]) -> Vocab:

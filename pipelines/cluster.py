@@ -29,14 +29,8 @@ from concurrent.futures import CancelledError
 from typing import Any
 
 from graves_data.errors import GravesDataError, UsageError
-from graves_data.pipelines.runner import (
-    Execution,
-    ProcessFn,
-    Unit,
-    UnitContext,
-    UnitResult,
-    run_unit,
-)
+from graves_data.pipelines.job import Execution, ProcessFn, Unit, UnitContext, UnitResult
+from graves_data.pipelines.worker import run_unit
 
 # A unit read from an archive (IAM-OnDB's .tar.gz, which has no random access) carries its
 # members' bytes, some megabytes. They travel inside the task, through the scheduler, on
@@ -162,7 +156,7 @@ class Watch:
 def dispatch_dask(
     process: ProcessFn,
     todo: Iterator[tuple[Unit, str]],
-    ctx: UnitContext,
+    ctx: UnitContext[Any],
     execution: Execution,
 ) -> Iterator[UnitResult]:
     """Submit units with a bounded number in flight; yield results as they finish."""

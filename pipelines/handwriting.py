@@ -15,16 +15,9 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from graves_data.pipelines.strokes import CleanReport, Ink, time_steps, to_offsets
+from graves_data.schema import HANDWRITING_COUNTS
 
-COUNT_COLUMNS = (
-    "n_points",
-    "n_strokes",
-    "n_chars",
-    "n_interpolated",
-    "n_dropped",
-    "n_time_repaired",
-    "n_empty_strokes",
-)
+COUNT_COLUMNS = tuple(HANDWRITING_COUNTS.values())
 
 
 @dataclass
@@ -36,7 +29,7 @@ class HandwritingRows:
     forms: list[str] = field(default_factory=list)
     writers: list[str | None] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
-    text_ids: list[npt.NDArray[np.uint16]] = field(default_factory=list)
+    text_ids: list[npt.NDArray[np.unsignedinteger[Any]]] = field(default_factory=list)
     offsets: list[npt.NDArray[np.float32]] = field(default_factory=list)
     origins: list[npt.NDArray[np.int32]] = field(default_factory=list)
     dts: list[npt.NDArray[np.float32] | None] = field(default_factory=list)
@@ -49,7 +42,7 @@ class HandwritingRows:
         form_id: str,
         writer_id: str | None,
         text: str,
-        text_ids: npt.NDArray[np.uint16],
+        text_ids: npt.NDArray[np.unsignedinteger[Any]],
         ink: Ink,
         report: CleanReport,
     ) -> None:
@@ -107,13 +100,7 @@ class HandwritingRows:
         steps = _concat([o[1:, :2] for o in self.offsets], np.float32).reshape(-1, 2)
         whole = steps.astype(np.int64)
         return {
-            "points": int(sums[0]),
-            "strokes": int(sums[1]),
-            "chars": int(sums[2]),
-            "interpolated": int(sums[3]),
-            "dropped": int(sums[4]),
-            "time_repaired": int(sums[5]),
-            "empty_strokes": int(sums[6]),
+            **{name: int(sums[i]) for i, name in enumerate(HANDWRITING_COUNTS)},
             "split_strokes": self.splits,
             "_n": len(whole),
             "_sx": int(whole[:, 0].sum()),
@@ -121,22 +108,6 @@ class HandwritingRows:
             "_sxx": int((whole[:, 0] ** 2).sum()),
             "_syy": int((whole[:, 1] ** 2).sum()),
         }
-
-
-def normalization(moments: dict[str, int], split: str) -> dict[str, Any]:
-    """Mean and std of dx, dy from exact integer moments (so any unit order gives the same)."""
-    n = moments.get("_n", 0)
-    if n == 0:
-        return {"split": split, "count": 0, "mean": [0.0, 0.0], "std": [1.0, 1.0]}
-    sx, sy = moments["_sx"], moments["_sy"]
-    var = [(n * moments["_sxx"] - sx**2) / n**2, (n * moments["_syy"] - sy**2) / n**2]
-    return {
-        "split": split,
-        "count": n,
-        "mean": [sx / n, sy / n],
-        "std": [float(np.sqrt(v)) if v > 0 else 1.0 for v in var],
-        "over": "dx, dy of every point but each line's first",
-    }
 
 
 def _concat(parts: Sequence[npt.NDArray[Any]], dtype: Any) -> npt.NDArray[Any]:

@@ -109,23 +109,8 @@ def text_vocab(
 
 
 def vocab_id_type(vocab: Vocab) -> pa.DataType:
-    """uint8 ids where the vocabulary fits a byte, uint16 otherwise (the schema's id type)."""
-    if len(vocab) <= 256:
-        return pa.uint8()
-    if len(vocab) <= 65536:
-        return pa.uint16()
-    return pa.uint32()
-
-
-_ID_DTYPES: dict[int, np.dtype[Any]] = {
-    8: np.dtype(np.uint8),
-    16: np.dtype(np.uint16),
-    32: np.dtype(np.uint32),
-}
-
-
-def _id_dtype(vocab: Vocab) -> np.dtype[Any]:
-    return _ID_DTYPES[vocab_id_type(vocab).bit_width]
+    """The schema's id type for `vocab` (`Vocab.id_type`)."""
+    return vocab.id_type
 
 
 # ---------------------------------------------------------------------------------------------
@@ -152,7 +137,7 @@ def encode_bytes(data: bytes | bytearray | memoryview, vocab: Vocab) -> Encoded:
             value = int(as_byte_array(data)[np.argmax(missing)])
             raise ValueError(f"byte {value} is not in the vocabulary and no {UNK} is reserved")
         raw[missing] = unk
-    return Encoded(raw.astype(_id_dtype(vocab)), unknown)
+    return Encoded(raw.astype(vocab.id_dtype), unknown)
 
 
 @dataclass(frozen=True)
@@ -174,7 +159,7 @@ def char_table(vocab: Vocab) -> CharTable:
     )
     points = np.array([p for p, _ in pairs], dtype=np.uint32)
     ids = np.array([i for _, i in pairs], dtype=np.int64)
-    return CharTable(points, ids, vocab.unk_id, _id_dtype(vocab))
+    return CharTable(points, ids, vocab.unk_id, vocab.id_dtype)
 
 
 def encode_chars(text: str, table: CharTable) -> Encoded:

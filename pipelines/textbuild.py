@@ -12,16 +12,17 @@ import contextlib
 import hashlib
 import queue
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import numpy.typing as npt
 
-from graves_data.pipelines.runner import SourceFile, Unit, UnitContext, UnitResult
+from graves_data.card import dataset_card
+from graves_data.manifest import Manifest
+from graves_data.pipelines.job import SourceFile, Unit, UnitContext, UnitRows
 from graves_data.pipelines.text import chunk_table, id_counts, row_group_rows
-from graves_data.shards import ShardWriter
-from graves_data.storage import Location, resolve
+from graves_data.storage import Location, change_stamp
 
 T = TypeVar("T")
 HASH_BLOCK = 8 << 20
@@ -29,12 +30,11 @@ TRAIN = "train"
 
 
 def input_stamp(location: Location, rel: str) -> tuple[str, int, int]:
-    """(path, size, mtime_ns) of an input: what a unit's resume fingerprint compares."""
+    """(path, size, change stamp) of an input: what a unit's resume fingerprint compares. The
+    stamp is `storage.change_stamp`'s, as for every corpus: on an object store the ETag, so a
+    file replaced by another of the same size is seen as changed."""
     info = location.fs.info(location.path)
-    mtime = info.get("mtime", info.get("LastModified", 0))
-    if hasattr(mtime, "timestamp"):
-        mtime = mtime.timestamp()
-    return (rel, int(info.get("size", 0)), int(float(mtime or 0) * 1_000_000_000))
+    return (rel, int(info.get("size", 0)), change_stamp(info))
 
 
 def source_file(location: Location, rel: str) -> SourceFile:
@@ -102,43 +102,25 @@ def prefetched(items: Iterator[T], depth: int = 2) -> Iterator[T]:
             worker.join(timeout=0.05)
 
 
-def write_text_shard(
-    ids: npt.NDArray[Any],
-    first_offset: int,
-    unknown: int,
-    unit: Unit,
-    ctx: UnitContext,
-    quarantine: Sequence[Any] = (),
-) -> UnitResult:
-    """One unit's ids as one shard; counts symbols for vocab.json where the split is train."""
-    seq_len = int(ctx.params["seq_len"])
-    table = chunk_table(ids, seq_len, first_offset)
-    with ShardWriter(
-        resolve(ctx.out_url), unit.shard, ctx.schema, ctx.metadata, row_group_rows(seq_len)
-    ) as writer:
-        writer.write(table)
-    if writer.info is None:
-        raise RuntimeError(f"{unit.shard}: shard writer finished without a shard")
-    return UnitResult(
-        key=unit.key,
-        split=unit.split,
-        shard=writer.info,
-        quarantine=tuple(quarantine),
+def text_rows(
+    ids: npt.NDArray[Any], first_offset: int, unknown: int, unit: Unit, ctx: UnitContext[Any]
+) -> UnitRows:
+    """One unit's ids as the rows of one shard; counts symbols for vocab.json where the split
+    is train. `ctx.params` is a text corpus's params, which all have `seq_len`."""
+    seq_len = int(ctx.params.seq_len)
+    return UnitRows(
+        table=chunk_table(ids, seq_len, first_offset),
+        row_group_rows=row_group_rows(seq_len),
         totals={"symbols": len(ids), "unknown": unknown},
         symbol_counts=id_counts(ids, ctx.vocab) if unit.split == TRAIN else {},
     )
 
 
-def text_card(
-    title: str, summary: str, notes: Sequence[str] = ()
-) -> Callable[[Mapping[str, Any]], str]:
+def text_card(title: str, summary: str, notes: Sequence[str] = ()) -> Callable[[Manifest], str]:
     """The dataset card writer of a text build: Hub YAML naming splits, then provenance."""
 
-    def card(manifest: Mapping[str, Any]) -> str:
-        lines = ["---", "configs:", "- config_name: default", "  data_files:"]
-        for split in manifest["splits"]:
-            lines += [f"  - split: {split}", f"    path: data/{split}-*"]
-        lines += ["---", "", f"# {title}", "", summary, ""]
+    def card(manifest: Manifest) -> str:
+        lines = [f"# {title}", "", summary, ""]
         lines += ["| split | rows | symbols | unknown |", "| --- | ---: | ---: | ---: |"]
         for split, entry in manifest["splits"].items():
             lines.append(
@@ -165,7 +147,7 @@ def text_card(
             lines += [f"- {note}" for note in (*notes, *text.get("notes", ()))]
         if manifest["quarantine"]:
             lines += ["", f"{len(manifest['quarantine'])} inputs quarantined (see manifest)."]
-        return "\n".join(lines) + "\n"
+        return dataset_card(manifest["splits"], "\n".join(lines))
 
     return card
 

@@ -130,3 +130,38 @@ def test_existing_output_needs_overwrite(dataset: Path) -> None:
         "build", "iam-ondb", "--raw", raw, "--out", str(dataset), "--split", "official", "--quiet"
     )
     assert code == 2 and "--overwrite" in text
+
+
+HEAVY = ("HersheyFonts", "graves_data.synth", "torch")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("build", "iam-ondb", "--help"), ("verify", "{dataset}"), ("stats", "{dataset}")],
+)
+def test_commands_that_make_no_corpus_load_no_generator_and_no_torch(
+    dataset: Path, args: tuple[str, ...]
+) -> None:
+    """The generators (and their fonts) load only when `synth` runs, torch only in models/:
+    each command runs in a fresh interpreter, which then lists what it imported."""
+    script = (
+        "import sys\n"
+        "from graves_data.cli import main\n"
+        "try:\n"
+        "    main(sys.argv[1:], standalone_mode=False)\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r} "
+        f"or m.startswith({HEAVY[1]!r})))\n"
+    )
+    argv = [a.format(dataset=dataset) for a in args]
+    done = subprocess.run(
+        [sys.executable, "-c", script, *argv], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout
+
+
+def test_synth_loads_its_generator_when_it_runs(tmp_path: Path) -> None:
+    code, text = run("synth", "ptb", "--out", str(tmp_path / "ptb"), "--quiet")
+    assert code == 0, text
+    assert (tmp_path / "ptb").is_dir() and "wrote a generated ptb corpus" in text

@@ -8,6 +8,7 @@ forwarding proxy for the proxy variables. Backoff sleeps are recorded, not slept
 from __future__ import annotations
 
 import base64
+import contextlib
 import errno
 import fcntl
 import hashlib
@@ -20,6 +21,7 @@ import random
 import socket
 import tarfile
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,6 +33,8 @@ import pytest
 from click.testing import CliRunner
 
 from graves_data import download as dl
+from graves_data.cli import main
+from graves_data.corpora.wikipedia.downloads import wikimedia_dump_files
 from graves_data.download import (
     AuthenticationFailed,
     DiskFull,
@@ -44,10 +48,10 @@ from graves_data.download import (
     SiteUnreachable,
     SourcesFileError,
     download,
-    download_command,
     read_sources_json,
-    wikimedia_dump_files,
 )
+from graves_data.download import run as dl_run
+from graves_data.download.parts import PartFile
 from graves_data.errors import UsageError
 
 PASSWORD = "s3cr3t-Pa55w0rd"
@@ -85,6 +89,7 @@ class Served:
     drops: int = 0  # ...on this many responses
     fail: list[tuple[int, dict[str, str]]] = field(default_factory=list)  # answered first
     headers: dict[str, str] = field(default_factory=dict)
+    trickle: tuple[int, float] | None = None  # send (bytes, then pause seconds) at a time
 
 
 @dataclass
@@ -177,6 +182,14 @@ class SiteHandler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if served.trickle is not None:
+            size, pause = served.trickle
+            with contextlib.suppress(OSError):
+                for at in range(0, len(payload), size):
+                    self.wfile.write(payload[at : at + size])
+                    self.wfile.flush()
+                    time.sleep(pause)
             return
         self.wfile.write(payload)
 
@@ -679,17 +692,17 @@ def test_disk_full_keeps_nothing_under_the_final_name_and_stays_resumable(
     data = make_targz(21, 300_000)
     site.add("x.tgz", data)
     remote = RemoteFile("x.tgz", "x.tgz", len(data), sha256(data), "sha256")
-    real_write = dl._PartFile._write
+    real_write = PartFile._write
     room = [100_000]
 
-    def write(self: dl._PartFile, view: memoryview) -> int:
+    def write(self: PartFile, view: memoryview) -> int:
         if room[0] <= 0:
             raise OSError(errno.ENOSPC, "No space left on device")
         n = real_write(self, view[: room[0]])
         room[0] -= n
         return n
 
-    monkeypatch.setattr(dl._PartFile, "_write", write)
+    monkeypatch.setattr(PartFile, "_write", write)
     with pytest.raises(DiskFull) as caught:
         download(spec(site.url, remote), tmp_path, progress=False, retry=retry)
     message = str(caught.value)
@@ -698,7 +711,7 @@ def test_disk_full_keeps_nothing_under_the_final_name_and_stays_resumable(
     assert not (tmp_path / "x.tgz").exists()
     assert (tmp_path / "x.tgz.part").read_bytes() == data[:100_000]
 
-    monkeypatch.setattr(dl._PartFile, "_write", real_write)
+    monkeypatch.setattr(PartFile, "_write", real_write)
     download(spec(site.url, remote), tmp_path, progress=False, retry=retry)
     assert (tmp_path / "x.tgz").read_bytes() == data
     assert site.hits[-1].range == "bytes=100000-"
@@ -877,7 +890,7 @@ def iam_site(site: Site, monkeypatch: pytest.MonkeyPatch) -> Site:
         files=(RemoteFile("data/lineStrokes-all.tar.gz", "lineStrokes-all.tar.gz", auth=True),),
         auth=True,
     )
-    monkeypatch.setattr(dl, "download_spec", lambda corpus: the_spec)
+    monkeypatch.setattr(dl_run, "download_spec", lambda corpus: the_spec)
     return site
 
 
@@ -886,7 +899,7 @@ def test_cli_reads_the_password_from_a_file(iam_site: Site, tmp_path: Path) -> N
     secret.write_text(PASSWORD + "\n")
     secret.chmod(0o600)
     args = ["iam-ondb", "--to", str(tmp_path / "raw"), "--user", USER, "--password-file"]
-    result = CliRunner().invoke(download_command, [*args, str(secret), "--no-progress"])
+    result = CliRunner().invoke(main, ["download", *args, str(secret), "--no-progress"])
     assert result.exit_code == 0, result.output
     assert "lineStrokes-all.tar.gz" in result.output and "(fetched)" in result.output
     assert PASSWORD not in result.output
@@ -896,7 +909,7 @@ def test_cli_reads_the_password_from_a_file(iam_site: Site, tmp_path: Path) -> N
 def test_cli_reads_user_and_password_from_the_environment(iam_site: Site, tmp_path: Path) -> None:
     env = {dl.USER_ENV: USER, dl.PASSWORD_ENV: PASSWORD}
     args = ["iam-ondb", "--to", str(tmp_path / "raw"), "--no-progress"]
-    result = CliRunner().invoke(download_command, args, env=env)
+    result = CliRunner().invoke(main, ["download", *args], env=env)
     assert result.exit_code == 0, result.output
     assert (tmp_path / "raw" / "lineStrokes-all.tar.gz").exists()
 
@@ -904,7 +917,7 @@ def test_cli_reads_user_and_password_from_the_environment(iam_site: Site, tmp_pa
 def test_cli_error_is_one_line_without_traceback(iam_site: Site, tmp_path: Path) -> None:
     env = {dl.PASSWORD_ENV: "wrong-" + PASSWORD}
     args = ["iam-ondb", "--to", str(tmp_path / "raw"), "--user", USER, "--no-progress"]
-    result = CliRunner().invoke(download_command, args, env=env)
+    result = CliRunner().invoke(main, ["download", *args], env=env)
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
         "error: 127.0.0.1 refused access for user 'graves' (HTTP 401) to "
@@ -915,13 +928,11 @@ def test_cli_error_is_one_line_without_traceback(iam_site: Site, tmp_path: Path)
 
 def test_cli_takes_no_password_on_the_command_line(tmp_path: Path) -> None:
     args = ["iam-ondb", "--to", str(tmp_path), "--user", USER, "--password", PASSWORD]
-    result = CliRunner().invoke(download_command, args)
+    result = CliRunner().invoke(main, ["download", *args])
     assert result.exit_code == 2 and "No such option '--password'" in result.output
 
 
 def test_download_is_a_graves_data_command(iam_site: Site, tmp_path: Path) -> None:
-    from graves_data.cli import main
-
     env = {dl.USER_ENV: USER, dl.PASSWORD_ENV: PASSWORD}
     args = ["download", "iam-ondb", "--to", str(tmp_path / "raw"), "--no-progress"]
     result = CliRunner().invoke(main, args, env=env)
@@ -981,3 +992,77 @@ def test_wikipedia_release_through_a_mirror(site: Site, tmp_path: Path, retry: R
     site.add("dewiki/20261101/dewiki-20261101-sha1sums.txt", f"{digest}  {name}\n".encode())
     got = download("wikipedia", tmp_path, lang="de", mirror=site.url, progress=False, retry=retry)
     assert [f.name for f in got] == [name, "dewiki-20261101-sha1sums.txt"]
+
+
+# --- a server that trickles, and a password over http:// -----------------------------------------
+
+
+def test_a_stalled_transfer_gives_up_and_keeps_the_part_file(
+    site: Site, tmp_path: Path, sleeps: list[float]
+) -> None:
+    """A byte at a time is never a read timeout: the stall rule (bytes per interval) ends each
+    attempt, a stall never counts as progress, and what came stays for the next run."""
+    body = make_targz(7, 4_000)
+    site.add("slow.tar.gz", body, trickle=(100, 0.05))
+    policy = RetryPolicy(
+        attempts=2,
+        connect_timeout=2,
+        read_timeout=5,
+        stall_bytes=10_000,
+        stall_seconds=0.3,
+        sleep=sleeps.append,
+    )
+    with pytest.raises(DownloadError, match="stalled") as caught:
+        download(
+            spec(site.url, RemoteFile("slow.tar.gz", "slow.tar.gz")),
+            tmp_path,
+            progress=False,
+            retry=policy,
+        )
+    assert "10000 bytes in 0.3 s" in str(caught.value) and ".part" in str(caught.value)
+    part = tmp_path / "slow.tar.gz.part"
+    assert 0 < part.stat().st_size < len(body)
+    assert body.startswith(part.read_bytes())
+    assert len(sleeps) == 1 and not (tmp_path / "slow.tar.gz").exists()
+
+    site.files["/slow.tar.gz"].trickle = None
+    got = download(
+        spec(site.url, RemoteFile("slow.tar.gz", "slow.tar.gz")),
+        tmp_path,
+        progress=False,
+        retry=policy,
+    )
+    assert (tmp_path / "slow.tar.gz").read_bytes() == body and got[0].sha256 == sha256(body)
+    assert site.hits[-1].range == f"bytes={part_size(site)}-"
+
+
+def part_size(site: Site) -> int:
+    """The offset the last request resumed from."""
+    last = site.hits[-1].range or "bytes=0-"
+    return int(last.removeprefix("bytes=").split("-")[0])
+
+
+def test_a_password_over_plain_http_is_warned_about(
+    site: Site, tmp_path: Path, retry: RetryPolicy, caplog: pytest.LogCaptureFixture
+) -> None:
+    site.add("data/a.tar.gz", make_targz(3, 2_000), auth=(USER, PASSWORD))
+    the_spec = spec(site.url, RemoteFile("data/a.tar.gz", "a.tar.gz", auth=True), auth=True)
+    with caplog.at_level(logging.WARNING, logger="graves_data.download"):
+        download(the_spec, tmp_path, user=USER, password=PASSWORD, progress=False, retry=retry)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "clear text over http://" in warnings[0]
+    assert "a.tar.gz" in warnings[0] and PASSWORD not in warnings[0]
+
+
+def test_no_warning_without_a_password(
+    site: Site, tmp_path: Path, retry: RetryPolicy, caplog: pytest.LogCaptureFixture
+) -> None:
+    site.add("a.tar.gz", make_targz(3, 2_000))
+    with caplog.at_level(logging.WARNING, logger="graves_data.download"):
+        download(
+            spec(site.url, RemoteFile("a.tar.gz", "a.tar.gz")),
+            tmp_path,
+            progress=False,
+            retry=retry,
+        )
+    assert not [r for r in caplog.records if r.levelno == logging.WARNING]

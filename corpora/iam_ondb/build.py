@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
-from graves_data import __version__
+from graves_data import __version__, card
 from graves_data.corpora.iam_ondb.inventory import take_inventory
 from graves_data.corpora.iam_ondb.params import ARCHIVES, LISTS, NAME, TRAIN_SPLIT, IamParams
 from graves_data.corpora.iam_ondb.planning import plan_forms, split_names
 from graves_data.corpora.iam_ondb.units import make_units, process_unit, with_archive_bytes
-from graves_data.corpus import CorpusSpec, params_dict
+from graves_data.corpus import CorpusSpec, Generator
 from graves_data.download import DownloadSpec, RemoteFile
-from graves_data.pipelines.handwriting import normalization
+from graves_data.manifest import Manifest, Normalization
 from graves_data.pipelines.runner import (
     BuildJob,
     Execution,
@@ -23,7 +23,6 @@ from graves_data.pipelines.runner import (
 )
 from graves_data.schema import HANDWRITING
 from graves_data.storage import Location, resolve
-from graves_data.synth.iam_ondb import IamSynthParams, synth_iam_ondb
 
 # =============================================================================================
 # the whole build
@@ -42,7 +41,7 @@ def build(
     execution: Execution | None = None,
     on_bad_input: Literal["error", "skip"] = "skip",
     overwrite: bool = False,
-) -> Mapping[str, Any]:
+) -> Manifest:
     """Build an IAM-OnDB dataset from the release at `raw` into `out`; return the manifest."""
     params = params or IamParams()
     params.check()
@@ -60,14 +59,16 @@ def build(
 
     def finalize(results: Sequence[UnitResult]) -> dict[str, Any]:
         return {
-            "normalization": normalization(training_moments(results, train_split), train_split),
+            "normalization": Normalization.from_moments(
+                training_moments(results, train_split), train_split
+            ).to_json(),
             "writers": plan.writers_by_split,
             "report": plan.report,
         }
 
     job = BuildJob(
         corpus=NAME,
-        params=params_dict(params),
+        params=params,
         raw=raw_loc,
         out=out_loc,
         schema=HANDWRITING,
@@ -86,10 +87,9 @@ def build(
     return run_build(job, execution)
 
 
-def dataset_card(manifest: Mapping[str, Any]) -> str:
+def dataset_card(manifest: Manifest) -> str:
     """README.md of the dataset: the Hub's YAML header, then provenance and cleaning."""
     splits = manifest["splits"]
-    yaml_files = "\n".join(f"  - split: {name}\n    path: data/{name}-*" for name in splits)
     params = manifest["params"]
     writers = manifest.get("writers", {})
     rows = "\n".join(
@@ -98,22 +98,19 @@ def dataset_card(manifest: Mapping[str, Any]) -> str:
     )
     quarantined = len(manifest["quarantine"])
     norm = manifest.get("normalization", {})
-    return f"""---
-pretty_name: IAM On-Line Handwriting Database (graves-data build)
-license: other
-task_categories:
-- text-generation
-tags:
-- handwriting
-- online-handwriting
-- graves-2013
-configs:
-- config_name: default
-  data_files:
-{yaml_files}
----
-
-# IAM-OnDB, cleaned and sharded by graves-data {__version__}
+    return card.dataset_card(
+        splits,
+        metadata=(
+            "pretty_name: IAM On-Line Handwriting Database (graves-data build)",
+            "license: other",
+            "task_categories:",
+            "- text-generation",
+            "tags:",
+            "- handwriting",
+            "- online-handwriting",
+            "- graves-2013",
+        ),
+        body=f"""# IAM-OnDB, cleaned and sharded by graves-data {__version__}
 
 Online handwriting: one row per text line, pen offsets `(dx, dy, end_of_stroke)` in raw board
 units (`offsets`), the first point's position (`origin`), the transcription (`text`, `text_ids`
@@ -141,17 +138,8 @@ registration with its authors (FKI, University of Bern / HEIA-FR). This derived 
 the same terms: do not redistribute it. Cite: M. Liwicki and H. Bunke, "IAM-OnDB - an On-Line
 English Sentence Database Acquired from Handwritten Text on a Whiteboard", ICDAR 2005; and
 A. Graves, "Generating Sequences With Recurrent Neural Networks", arXiv:1308.0850, 2013.
-"""
-
-
-SPEC = CorpusSpec(
-    name=NAME,
-    summary="IAM On-Line Handwriting Database: pen trajectories of text lines",
-    params=IamParams,
-    build=build,
-    synth_params=IamSynthParams,
-    synth=synth_iam_ondb,
-)
+""",
+    )
 
 
 # --- where the release is published: `graves-data download iam-ondb` ---------------------------
@@ -172,4 +160,20 @@ DOWNLOADS = DownloadSpec(
     auth=True,
     homepage="https://fki.tic.heia-fr.ch/databases/iam-on-line-handwriting-database",
     notes="no published sizes or checksums; split lists' URL inferred from the former host",
+)
+
+
+def _generator() -> Generator:
+    from graves_data.synth.iam_ondb import IamSynthParams, synth_iam_ondb
+
+    return Generator(IamSynthParams, synth_iam_ondb)
+
+
+SPEC = CorpusSpec(
+    name=NAME,
+    summary="IAM On-Line Handwriting Database: pen trajectories of text lines",
+    params=IamParams,
+    build=build,
+    generator=_generator,
+    downloads=DOWNLOADS,
 )

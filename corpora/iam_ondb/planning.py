@@ -20,6 +20,8 @@ from graves_data.corpora.iam_ondb.params import (
 from graves_data.corpora.iam_ondb.readers import parse_transcription
 from graves_data.errors import BadInput, UsageError
 from graves_data.pipelines.runner import (
+    BadInputPolicy,
+    OnBadInput,
     Quarantined,
 )
 from graves_data.vocab import Vocab, build_vocab, count_symbols
@@ -156,17 +158,17 @@ class Plan:
     report: dict[str, Any]
 
 
-def plan_forms(inv: Inventory, params: IamParams, on_bad_input: str) -> Plan:
-    quarantine = list(inv.quarantine)
+def plan_forms(inv: Inventory, params: IamParams, on_bad_input: OnBadInput) -> Plan:
+    policy = BadInputPolicy(on_bad_input)
+    quarantine = policy.quarantine
+    quarantine.extend(inv.quarantine)
     aligned: dict[str, FormTask] = {}
     for form in sorted(inv.strokes):
         files = sorted(inv.strokes[form], key=lambda f: f.number)
         try:
             texts = check_form(form, files, inv)
         except BadInput as error:
-            if on_bad_input == "error":
-                raise
-            quarantine.append(Quarantined(error.source, error.code, error.reason))
+            policy.take(error)
             continue
         writer = inv.writers.get(form, (None, "no original XML file"))[0]
         aligned[form] = FormTask(form, writer, texts, tuple(files), inv.originals.get(form))

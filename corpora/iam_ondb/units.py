@@ -9,23 +9,23 @@ from dataclasses import replace
 import numpy as np
 
 from graves_data.archives import HashingReader, iter_tar
-from graves_data.corpora.iam_ondb.inventory import sha256_hex
 from graves_data.corpora.iam_ondb.params import MAX_COORDINATE, IamParams
 from graves_data.corpora.iam_ondb.planning import FormTask, Payload, Plan
 from graves_data.corpora.iam_ondb.readers import parse_stroke_xml
 from graves_data.errors import BadInput
 from graves_data.pipelines.handwriting import HandwritingRows
 from graves_data.pipelines.runner import (
-    Quarantined,
+    BadInputPolicy,
     SourceFile,
     Unit,
     UnitContext,
-    UnitResult,
+    UnitInput,
+    UnitRows,
 )
 from graves_data.pipelines.strokes import CleanReport, Ink, clean
 from graves_data.schema import canonical_json
-from graves_data.shards import ShardWriter, shard_path
-from graves_data.storage import Location, resolve
+from graves_data.shards import shard_path
+from graves_data.storage import Location
 from graves_data.vocab import count_symbols
 
 # =============================================================================================
@@ -41,6 +41,7 @@ def make_units(plan: Plan, params: IamParams) -> list[Unit]:
         ]
         for index, group in enumerate(groups):
             inputs = tuple((f.path, f.size, f.mtime) for form in group for f in form.files)
+            strokes = tuple(f.path for form in group for f in form.files)
             units.append(
                 Unit(
                     key=f"{split}-{index:05d}",
@@ -49,9 +50,15 @@ def make_units(plan: Plan, params: IamParams) -> list[Unit]:
                     inputs=inputs,
                     payload=Payload(tuple(group)),
                     stamp=forms_stamp(group),
+                    reads=(*originals(group), *strokes),
                 )
             )
     return units
+
+
+def originals(forms: Sequence[FormTask]) -> tuple[str, ...]:
+    """The original XML files of `forms` (where the writers come from): read for the sources."""
+    return tuple(form.original for form in forms if form.original is not None)
 
 
 def forms_stamp(forms: Sequence[FormTask]) -> str:
@@ -98,36 +105,31 @@ def with_archive_bytes(
 def _attach(unit: Unit, found: Mapping[int, bytes | None]) -> Unit:
     count = sum(len(form.files) for form in unit.payload.forms)
     data = tuple(found.get(i) for i in range(count))
-    return replace(unit, payload=Payload(unit.payload.forms, data))
+    # the stroke files came with the archive's bytes: the runner reads only the originals
+    return replace(
+        unit, payload=Payload(unit.payload.forms, data), reads=originals(unit.payload.forms)
+    )
 
 
-def process_unit(unit: Unit, ctx: UnitContext) -> UnitResult:
-    """Read, clean and encode one group of forms; write its shard."""
-    params = IamParams(**ctx.params)
+def process_unit(
+    unit: Unit, inputs: UnitInput, ctx: UnitContext[IamParams], bad: BadInputPolicy
+) -> UnitRows:
+    """Clean and encode the lines of one group of forms into the rows of its shard."""
+    params = ctx.params
     payload: Payload = unit.payload
-    raw = resolve(ctx.raw_url)
     rows = HandwritingRows(keep_time=params.keep_time)
-    quarantine: list[Quarantined] = []
-    sources: list[SourceFile] = []
     lines = [
         (form, f, t) for form in payload.forms for f, t in zip(form.files, form.texts, strict=True)
     ]
-    for form in payload.forms:
-        if form.original is not None:
-            original = raw.join(form.original).read_bytes()
-            sources.append(SourceFile(form.original, len(original), sha256_hex(original)))
     for index, (form, stroke_file, text) in enumerate(lines):
         if payload.data is not None:
             data = payload.data[index]
         else:
-            data = raw.join(stroke_file.path).read_bytes()
-            sources.append(SourceFile(stroke_file.path, len(data), sha256_hex(data)))
+            data = inputs.bytes_of(stroke_file.path)
         try:
             ink, report = read_line(data, stroke_file.path, params)
         except BadInput as error:
-            if ctx.on_bad_input == "error":
-                raise
-            quarantine.append(Quarantined(error.source, error.code, error.reason))
+            bad.take(error)
             continue
         rows.add(
             stroke_file.line_id,
@@ -138,16 +140,9 @@ def process_unit(unit: Unit, ctx: UnitContext) -> UnitResult:
             ink,
             report,
         )
-    out = resolve(ctx.out_url)
-    with ShardWriter(out, unit.shard, ctx.schema, ctx.metadata, params.row_group_rows) as writer:
-        writer.write(rows.table())
-    assert writer.info is not None  # set by a clean exit of the with block
-    return UnitResult(
-        key=unit.key,
-        split=unit.split,
-        shard=writer.info,
-        quarantine=tuple(quarantine),
-        sources=tuple(sources),
+    return UnitRows(
+        table=rows.table(),
+        row_group_rows=params.row_group_rows,
         totals=rows.totals(),
         symbol_counts=dict(count_symbols(rows.texts)),
     )

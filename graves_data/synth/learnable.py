@@ -23,13 +23,12 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from graves_data import __version__
-from graves_data.schema import HANDWRITING, SCHEMA_VERSION, file_metadata, text_schema
+from graves_data.manifest import DatasetKind, make_manifest
+from graves_data.schema import HANDWRITING, file_metadata, text_schema
 from graves_data.shards import (
     VOCAB,
     ShardInfo,
     ShardWriter,
-    content_hash,
     shard_path,
     write_manifest,
 )
@@ -233,7 +232,7 @@ def _chunks(ids: npt.NDArray[Any], seq_len: int) -> list[dict[str, Any]]:
 def _write_dataset(
     out: Path,
     corpus: str,
-    kind: str,
+    kind: DatasetKind,
     params: dict[str, Any],
     vocab: Vocab,
     records: Mapping[str, list[dict[str, Any]]],
@@ -263,18 +262,16 @@ def _write_dataset(
         written.extend(infos)
         splits[split] = {"rows": len(rows), "files": [s.to_json() for s in infos]}
     root.join(VOCAB).write_atomic(vocab.to_bytes())
-    manifest = {
-        "schema_version": SCHEMA_VERSION,
-        "corpus": corpus,
-        "kind": kind,
-        "version": __version__,
-        "params": params,
-        "sources": [],
-        "splits": splits,
-        "quarantine": [],
-        "vocab": {"path": VOCAB, "sha256": vocab.sha256(), "size": len(vocab)},
-        "content_hash": content_hash(written, vocab.sha256()),
-        **extra,
-    }
+    manifest = make_manifest(
+        corpus=corpus,
+        kind=kind,
+        params=params,
+        sources=[],
+        splits=splits,
+        quarantine=[],
+        extra=extra,
+        vocab=vocab,
+        shards=written,
+    )
     write_manifest(root, manifest)
     return out

@@ -15,7 +15,7 @@ from graves_data import storage
 from graves_data.cli import main
 from graves_data.corpora.iam_ondb import IamParams
 from graves_data.errors import OutputExists, UsageError
-from graves_data.pipelines import runner
+from graves_data.pipelines import output
 from graves_data.verify import verify
 from tests.reliability.helpers import build_read, read_built
 
@@ -95,7 +95,7 @@ def test_overwrite_swaps_atomically_and_the_old_dataset_is_intact_until_then(
     build_read(raw_copy, out)
     old = content_hash(out)
     seen: dict[str, Any] = {}
-    real = runner.exchange_paths
+    real = output.exchange_paths
 
     def watch(new: str, target: str) -> None:
         seen["out before"] = (content_hash(Path(target)), verify(target).ok)
@@ -103,7 +103,7 @@ def test_overwrite_swaps_atomically_and_the_old_dataset_is_intact_until_then(
         real(new, target)
         seen["out after"] = content_hash(Path(target))
 
-    monkeypatch.setattr(runner, "exchange_paths", watch)
+    monkeypatch.setattr(output, "exchange_paths", watch)
     replaced = build_read(raw_copy, out, OTHER, overwrite=True)
     assert seen["out before"] == (old, True)
     assert seen["staging"] == (".ds.staging", True)

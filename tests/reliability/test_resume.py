@@ -28,7 +28,7 @@ def rerun(raw: Path, out: Path, caplog: pytest.LogCaptureFixture) -> tuple[Built
     """Build again; return the result and the units that ran (their sidecars were rewritten)."""
     before = sidecar_times(out)
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="graves_data.pipelines.runner"):
+    with caplog.at_level(logging.INFO, logger="graves_data.pipelines"):
         built = build_read(raw, out)
     after = sidecar_times(out)
     ran = {unit for unit, mtime in after.items() if before.get(unit) != mtime}

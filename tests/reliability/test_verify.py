@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +18,17 @@ from click.testing import CliRunner
 from graves_data.cli import main
 from graves_data.errors import InputNotFound
 from graves_data.pipelines.runner import (
+    BadInputPolicy,
     BuildJob,
     Execution,
     Unit,
     UnitContext,
-    UnitResult,
+    UnitInput,
+    UnitRows,
     run_build,
 )
 from graves_data.schema import text_schema
-from graves_data.shards import ShardInfo, ShardWriter, content_hash, sha256_hex, shard_path
+from graves_data.shards import ShardInfo, content_hash, sha256_hex, shard_path
 from graves_data.storage import resolve
 from graves_data.verify import Problem, text_id_type, verify
 from graves_data.vocab import build_vocab, count_symbols
@@ -293,7 +296,14 @@ SEQ_LEN = 8
 TEXT = {"train": "the quick brown fox jumps over the lazy dog " * 5, "valid": "a lazy fox."}
 
 
-def toy_text_unit(unit: Unit, ctx: UnitContext) -> UnitResult:
+@dataclass(frozen=True)
+class ToyParams:
+    seq_len: int = SEQ_LEN
+
+
+def toy_text_unit(
+    unit: Unit, _inputs: UnitInput, ctx: UnitContext[ToyParams], _bad: BadInputPolicy
+) -> UnitRows:
     """One split's text as rows of SEQ_LEN ids (the last row padded), as text builds write."""
     ids = ctx.vocab.encode(unit.payload)
     rows = [ids[i : i + SEQ_LEN] for i in range(0, len(ids), SEQ_LEN)]
@@ -306,13 +316,7 @@ def toy_text_unit(unit: Unit, ctx: UnitContext) -> UnitResult:
             "length": pa.array([len(r) for r in rows], pa.int32()),
         }
     )
-    with ShardWriter(resolve(ctx.out_url), unit.shard, ctx.schema, ctx.metadata) as writer:
-        writer.write(table)
-    if writer.info is None:
-        raise RuntimeError("no shard written")
-    return UnitResult(
-        unit.key, unit.split, writer.info, totals={"symbols": len(ids)}, symbol_counts={}
-    )
+    return UnitRows(table, row_group_rows=256, totals={"symbols": len(ids)})
 
 
 @pytest.fixture
@@ -325,7 +329,7 @@ def text_dataset(tmp_path: Path) -> Path:
     ]
     job = BuildJob(
         corpus="toy-text",
-        params={"seq_len": SEQ_LEN},
+        params=ToyParams(),
         raw=resolve(raw),
         out=resolve(tmp_path / "text"),
         schema=text_schema(SEQ_LEN, text_id_type(len(vocab))),

@@ -327,3 +327,31 @@ def test_dask_workers_build_from_s3_into_s3(
         iam_ondb.build(iam_s3, out, PARAMS, execution=Execution(client=client, progress=False))
     assert_same_dataset(out, iam_local)
     assert set(dataset_files(out)) == set(dataset_files(iam_local))
+
+
+def test_a_text_file_replaced_on_s3_by_one_of_the_same_size_is_read_again(
+    buckets: Buckets, tmp_path: Path
+) -> None:
+    """The text corpora stamp their inputs as the handwriting one does (the ETag on an object
+    store): before, they took LastModified alone, which a replacement within the same second
+    keeps, and the re-run kept the stale shard."""
+    from graves_data.corpora import ptb
+    from graves_data.synth.text import PtbSynthParams, write_ptb
+
+    raw = tmp_path / "raw"
+    write_ptb(raw, PtbSynthParams(lines=200, vocab=100, seed=1))
+    url = buckets.upload(raw, "ptb")
+    out = f"s3://{buckets.out}/ptb"
+    params = ptb.PtbParams()
+    ptb.build(url, out, params, execution=LOCAL)
+    valid = next(raw.rglob("ptb.valid.txt"))
+    text = valid.read_bytes()
+    swapped = text.replace(b" the ", b" teh ", 1)
+    assert swapped != text and len(swapped) == len(text)
+    valid.write_bytes(swapped)
+    buckets.fs.put_file(str(valid), f"{url}/{valid.relative_to(raw).as_posix()}")
+    buckets.fs.invalidate_cache()
+
+    ptb.build(url, out, params, execution=LOCAL)
+    ptb.build(raw, tmp_path / "expected", params, execution=LOCAL)
+    assert_same_dataset(out, tmp_path / "expected")

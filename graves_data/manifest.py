@@ -1,0 +1,131 @@
+"""`manifest.json`, typed: what a dataset says about itself, assembled in one place.
+
+`Manifest` is the document's shape (a TypedDict, so it is written exactly as before, key for
+key); `make_manifest` puts one together from its parts, for the build runner and for the small
+datasets the tests write; `Normalization` is the mean and std of dx, dy over the training split,
+the one type the writer and the trainer share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, NotRequired, TypedDict
+
+import numpy as np
+import pyarrow as pa
+
+from graves_data import __version__
+from graves_data.errors import DatasetError
+from graves_data.schema import SCHEMA_VERSION
+from graves_data.shards import VOCAB, ShardInfo, content_hash
+from graves_data.vocab import Vocab
+
+DatasetKind = Literal["handwriting", "text"]
+NORMALIZED_OVER = "dx, dy of every point but each line's first"
+
+
+class VocabEntry(TypedDict):
+    path: str
+    sha256: str
+    size: int
+
+
+class Manifest(TypedDict):
+    schema_version: str
+    corpus: str
+    kind: DatasetKind
+    version: str
+    params: dict[str, Any]
+    sources: list[dict[str, Any]]
+    splits: dict[str, dict[str, Any]]
+    quarantine: list[dict[str, str]]
+    vocab: VocabEntry
+    content_hash: str
+    normalization: NotRequired[dict[str, Any]]
+    writers: NotRequired[dict[str, int]]
+    report: NotRequired[dict[str, Any]]
+    text: NotRequired[dict[str, Any]]
+
+
+def dataset_kind(schema: pa.Schema) -> DatasetKind:
+    """Handwriting rows carry pen offsets; everything else is text."""
+    return "handwriting" if "offsets" in schema.names else "text"
+
+
+def make_manifest(
+    *,
+    corpus: str,
+    kind: DatasetKind,
+    params: Mapping[str, Any],
+    sources: list[dict[str, Any]],
+    splits: dict[str, dict[str, Any]],
+    quarantine: list[dict[str, str]],
+    extra: Mapping[str, Any],
+    vocab: Vocab,
+    shards: Sequence[ShardInfo],
+) -> Manifest:
+    """The manifest, its keys in the order every dataset has them."""
+    document: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "corpus": corpus,
+        "kind": kind,
+        "version": __version__,
+        "params": dict(params),
+        "sources": sources,
+        "splits": splits,
+        "quarantine": quarantine,
+        **extra,
+        "vocab": {"path": VOCAB, "sha256": vocab.sha256(), "size": len(vocab)},
+        "content_hash": content_hash(shards, vocab.sha256()),
+    }
+    manifest: Manifest = document  # type: ignore[assignment]
+    return manifest
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """Mean and std of dx, dy over `split` (`count` steps), as `manifest.json` records it."""
+
+    mean: tuple[float, float]
+    std: tuple[float, float]
+    split: str = ""
+    count: int = 0
+
+    @staticmethod
+    def from_moments(moments: Mapping[str, int], split: str) -> Normalization:
+        """From exact integer moments (`_n`, `_sx`, `_sy`, `_sxx`, `_syy`): any unit order
+        gives the same floats. No steps at all: mean 0, std 1."""
+        n = moments.get("_n", 0)
+        if n == 0:
+            return Normalization((0.0, 0.0), (1.0, 1.0), split, 0)
+        sx, sy = moments["_sx"], moments["_sy"]
+        var = [(n * moments["_sxx"] - sx**2) / n**2, (n * moments["_syy"] - sy**2) / n**2]
+        std = [float(np.sqrt(v)) if v > 0 else 1.0 for v in var]
+        return Normalization((sx / n, sy / n), (std[0], std[1]), split, n)
+
+    @staticmethod
+    def from_manifest(manifest: Mapping[str, Any]) -> Normalization:
+        norm = manifest.get("normalization")
+        if not isinstance(norm, Mapping) or "mean" not in norm or "std" not in norm:
+            raise DatasetError("manifest.json: no normalization (mean, std of dx, dy)")
+        mean, std = norm["mean"], norm["std"]
+        if min(float(std[0]), float(std[1])) <= 0:
+            raise DatasetError(f"manifest.json: normalization std must be positive, got {std}")
+        return Normalization(
+            (float(mean[0]), float(mean[1])),
+            (float(std[0]), float(std[1])),
+            str(norm.get("split", "")),
+            int(norm.get("count", 0)),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        document: dict[str, Any] = {
+            "split": self.split,
+            "count": self.count,
+            "mean": list(self.mean),
+            "std": list(self.std),
+        }
+        if self.count:
+            document["over"] = NORMALIZED_OVER
+        return document

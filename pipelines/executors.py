@@ -1,0 +1,155 @@
+"""Where the work runs: in this process, on a local process pool, or on a dask cluster.
+
+The choice between the three is made in one place (`backend`), for the build's units
+(`execute`) and for the passes that write no shard (`parallel_map`: counting symbols before a
+vocabulary exists, scanning a dump's pages). Results come back in a fixed order whatever the
+backend, so the bytes never depend on it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from multiprocessing import get_all_start_methods, get_context
+from typing import Any, Literal
+
+from graves_data.pipelines.cluster import dispatch_dask, map_dask
+from graves_data.pipelines.job import BuildJob, Execution, ProcessFn, Unit, UnitContext, UnitResult
+from graves_data.pipelines.job import unit_fingerprint as unit_fingerprint
+from graves_data.pipelines.worker import finished_result, run_unit
+from graves_data.progress import CountBar
+from graves_data.storage import Location
+
+log = logging.getLogger(__name__)
+
+Backend = Literal["dask", "serial", "pool"]
+
+
+def backend(execution: Execution, tasks: int) -> tuple[Backend, int]:
+    """(where `tasks` pieces of work run, local worker processes): the one three-way choice."""
+    if execution.on_cluster:
+        return "dask", 0
+    workers = execution.worker_count(tasks)
+    return ("serial" if workers == 1 or tasks <= 1 else "pool"), workers
+
+
+def execute(job: BuildJob, root: Location, execution: Execution) -> list[UnitResult]:
+    """Run every unit not already finished; return all results in unit order."""
+    ctx = job.context(root)
+    results: dict[str, UnitResult] = {}
+    kept: list[str] = []
+    progress = CountBar(execution.progress, job.unit_count, f"build {job.corpus}")
+
+    def todo() -> Iterator[tuple[Unit, str]]:
+        for unit in job.units:
+            fingerprint = unit_fingerprint(job, unit)
+            done = finished_result(root, unit, fingerprint)
+            if done is not None:
+                results[unit.key] = done
+                kept.append(unit.key)
+                progress.advance()
+                continue
+            yield unit, fingerprint
+
+    try:
+        for result in _dispatch(job.process, todo(), ctx, execution, job.unit_count):
+            results[result.key] = result
+            progress.advance()
+    finally:
+        progress.close()
+    log.info(
+        "build %s: %d units, %d run, %d kept from an earlier run",
+        job.corpus,
+        len(results),
+        len(results) - len(kept),
+        len(kept),
+    )
+    # unit keys, not arrival or planning order: a folder and an archive of the same files
+    # may yield units in different orders and must still give the same manifest
+    return [results[key] for key in sorted(results)]
+
+
+def _dispatch(
+    process: ProcessFn,
+    todo: Iterator[tuple[Unit, str]],
+    ctx: UnitContext[Any],
+    execution: Execution,
+    units: int,
+) -> Iterator[UnitResult]:
+    where, workers = backend(execution, units)
+    if where == "dask":
+        yield from dispatch_dask(process, todo, ctx, execution)
+    elif where == "serial":
+        for unit, fingerprint in todo:
+            yield run_unit(process, unit, ctx, fingerprint)
+    else:
+        yield from _dispatch_pool(process, todo, ctx, workers)
+
+
+def _dispatch_pool(
+    process: ProcessFn, todo: Iterator[tuple[Unit, str]], ctx: UnitContext[Any], workers: int
+) -> Iterator[UnitResult]:
+    """A bounded window of units in flight on a process pool: memory stays per unit."""
+    window = 2 * workers
+    with ProcessPoolExecutor(max_workers=workers, mp_context=pool_context(process)) as pool:
+        pending: set[Future[UnitResult]] = set()
+        try:
+            for unit, fingerprint in todo:
+                pending.add(pool.submit(run_unit, process, unit, ctx, fingerprint))
+                if len(pending) >= window:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        yield future.result()
+            for future in _as_done(pending):
+                yield future.result()
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
+
+
+def pool_context(function: Callable[..., Any]) -> Any:
+    """Fork where the platform has it: workers start in milliseconds with every module already
+    imported (a forkserver would import numpy, pyarrow and lxml again: about a second). The
+    parent's only other thread is the progress bar's, which the workers never touch."""
+    if "fork" in get_all_start_methods():
+        return get_context("fork")
+    context = get_context("forkserver")
+    context.set_forkserver_preload(["graves_data.pipelines.worker", function.__module__])
+    return context
+
+
+def _as_done(pending: set[Future[Any]]) -> Iterator[Future[Any]]:
+    while pending:
+        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+        yield from done
+
+
+def parallel_map(
+    fn: Callable[[Any], Any], items: Sequence[Any], execution: Execution, description: str = ""
+) -> list[Any]:
+    """fn over items on the build's executor (in process, local pool or dask), in item order.
+
+    For passes that write no shard (counting symbols before a vocabulary exists, scanning
+    for stream boundaries). `fn` must be a module-level function and items must pickle.
+    """
+    progress = CountBar(execution.progress and bool(description), len(items), description)
+    try:
+        where, workers = backend(execution, len(items))
+        if where == "dask":
+            return map_dask(fn, items, execution, progress.advance)
+        if where == "serial":
+            out = []
+            for item in items:
+                out.append(fn(item))
+                progress.advance()
+            return out
+        with ProcessPoolExecutor(max_workers=workers, mp_context=pool_context(fn)) as pool:
+            futures = [pool.submit(fn, item) for item in items]
+            for future in _as_done(set(futures)):
+                future.result()
+                progress.advance()
+            return [f.result() for f in futures]
+    finally:
+        progress.close()

@@ -1,0 +1,83 @@
+"""One unit on a worker: read and hash its inputs, make its rows, write its shard, record it.
+
+The same `run_unit` runs in this process, on a local pool and as a dask task. The corpus's
+process function sees bytes and returns rows; everything that touches storage is here: the raw
+files a unit names (`Unit.reads`) are read and hashed for the manifest's `sources`, damaged
+inputs go through the one `BadInputPolicy`, the shard is written under its final name
+atomically, and a sidecar records the unit as done so that a re-run keeps it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graves_data.errors import GravesDataError
+from graves_data.pipelines.job import (
+    BadInputPolicy,
+    ProcessFn,
+    SourceFile,
+    Unit,
+    UnitContext,
+    UnitInput,
+    UnitResult,
+)
+from graves_data.schema import canonical_json
+from graves_data.shards import BUILD_DIR, ShardWriter, read_json
+from graves_data.storage import Location, resolve
+
+
+def sidecar(root: Location, unit: Unit) -> Location:
+    return root.join(BUILD_DIR, "units", f"{unit.key}.json")
+
+
+def read_inputs(raw: Location, unit: Unit) -> tuple[UnitInput, tuple[SourceFile, ...]]:
+    """The files `unit.reads` names, read whole, with the size and sha256 of each."""
+    files = {rel: raw.join(rel).read_bytes() for rel in unit.reads}
+    return UnitInput(files), tuple(SourceFile.of(rel, data) for rel, data in files.items())
+
+
+def make_result(process: ProcessFn, unit: Unit, ctx: UnitContext[Any]) -> UnitResult:
+    """Inputs -> rows (the corpus's part) -> one shard."""
+    data, sources = read_inputs(resolve(ctx.raw_url), unit)
+    policy = BadInputPolicy(ctx.on_bad_input)
+    rows = process(unit, data, ctx, policy)
+    out = resolve(ctx.out_url)
+    with ShardWriter(out, unit.shard, ctx.schema, ctx.metadata, rows.row_group_rows) as writer:
+        writer.write(rows.table)
+    if writer.info is None:
+        raise RuntimeError(f"{unit.shard}: shard writer finished without a shard")
+    return UnitResult(
+        key=unit.key,
+        split=unit.split,
+        shard=writer.info,
+        quarantine=tuple(policy.quarantine),
+        sources=(*sources, *rows.sources),
+        totals=rows.totals,
+        symbol_counts=rows.symbol_counts,
+    )
+
+
+def run_unit(process: ProcessFn, unit: Unit, ctx: UnitContext[Any], fingerprint: str) -> UnitResult:
+    """Run one unit in a worker and record it as done (once its shard is written)."""
+    result = make_result(process, unit, ctx)
+    record = {"fingerprint": fingerprint, "result": result.to_json()}
+    sidecar(resolve(ctx.out_url), unit).write_atomic(canonical_json(record).encode())
+    return result
+
+
+def finished_result(root: Location, unit: Unit, fingerprint: str) -> UnitResult | None:
+    """The recorded result of a unit an earlier run finished, if its shard is still intact."""
+    record_file = sidecar(root, unit)
+    if not record_file.exists():
+        return None
+    try:
+        record = read_json(record_file)
+        if record.get("fingerprint") != fingerprint:
+            return None
+        result = UnitResult.from_json(record["result"])
+    except (GravesDataError, KeyError, TypeError, ValueError):
+        return None
+    shard = root.join(result.shard.path)
+    if not shard.exists() or shard.size() != result.shard.bytes:
+        return None
+    return result
