@@ -3,7 +3,8 @@
 A thin shell over `graves_data.models.train.train`, `...evaluate.evaluate_run` and
 `...sample.sample_run`. torch is imported only inside the command functions, so the data
 toolkit runs without it; `COMMANDS` is what `graves_data.cli` adds to the `graves-data` group.
-Options come from the config dataclasses' fields (`graves_data.models.config`).
+Options come from the config dataclasses' fields (`graves_data.models.config`), through the
+one dataclass-to-click layer the data commands use too (`graves_data.options`).
 
 Training a run folder that already holds a checkpoint resumes it: its saved configuration is
 kept, and only the options given on the command line change it (a setting that changes what is
@@ -15,11 +16,9 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import json
-import types
-import typing
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Any
 
 import click
 from click.core import ParameterSource
@@ -34,6 +33,7 @@ from graves_data.models.config import (
     TrainConfig,
     replace_fields,
 )
+from graves_data.options import dataclass_options, from_options
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -66,54 +66,6 @@ def use_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
-# ---------------------------------------------------------------------------------------------
-# options from config dataclasses
-
-
-def _click_type(annotation: Any) -> tuple[Any, bool]:
-    origin = get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        inner = [a for a in get_args(annotation) if a is not type(None)]
-        if len(inner) == 1:
-            return _click_type(inner[0])
-    if origin is Literal:
-        return click.Choice([str(a) for a in get_args(annotation)]), False
-    if annotation is bool:
-        return bool, True
-    if annotation in (int, float, str):
-        return annotation, False
-    raise TypeError(f"no CLI type for config annotation {annotation!r}")
-
-
-def config_options(config_type: type) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """One click option per CLI field of a config dataclass."""
-    hints = typing.get_type_hints(config_type)
-
-    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
-        for item in reversed(dataclasses.fields(config_type)):
-            if not item.metadata.get("cli", True):
-                continue
-            kind, is_flag = _click_type(hints[item.name])
-            flag = "--" + item.name.replace("_", "-")
-            decls = [f"{flag}/--no-{flag[2:]}"] if is_flag else [flag]
-            function = click.option(
-                *decls,
-                item.name,
-                type=None if is_flag else kind,
-                default=item.default,
-                help=item.metadata.get("help", ""),
-                show_default=item.default is not None,
-            )(function)
-        return function
-
-    return decorate
-
-
-def _fields(config_type: type, values: Mapping[str, Any]) -> dict[str, Any]:
-    names = {f.name for f in dataclasses.fields(config_type)}
-    return {k: v for k, v in values.items() if k in names}
-
-
 def run_config(
     task: Task, data: str | None, run: Path, values: Mapping[str, Any], explicit: set[str]
 ) -> RunConfig:
@@ -130,9 +82,9 @@ def run_config(
         return RunConfig(
             task=task,
             data=data,
-            model=MODEL_CONFIGS[task](**_fields(MODEL_CONFIGS[task], values)),
-            train=TrainConfig(**_fields(TrainConfig, values)),
-            loader=LoaderConfig(**_fields(LoaderConfig, values)),
+            model=from_options(MODEL_CONFIGS[task], values),
+            train=from_options(TrainConfig, values),
+            loader=from_options(LoaderConfig, values),
         )
     if saved.task != task:
         raise UsageError(f"{run} holds a {saved.task} run, not a {task} run")
@@ -179,9 +131,9 @@ def _add_train_command(task: Task) -> None:
         "--data", default=None, help="Dataset folder (or URL); a resumed run keeps its own."
     )
     @click.option("--run", "run_dir", required=True, help="Run folder (created, or resumed).")
-    @config_options(MODEL_CONFIGS[task])
-    @config_options(TrainConfig)
-    @(config_options(LoaderConfig) if task != "text" else _same)
+    @dataclass_options(MODEL_CONFIGS[task])
+    @dataclass_options(TrainConfig)
+    @(dataclass_options(LoaderConfig) if task != "text" else _same)
     def command(data: str | None, run_dir: str, **values: Any) -> None:
         require_torch()
         ctx = click.get_current_context()
