@@ -46,7 +46,7 @@ from typing import Any, Literal
 import pyarrow as pa
 from lxml import etree
 
-from graves_data.corpus import CorpusSpec, OnBadInput, param, params_dict
+from graves_data.corpus import CorpusSpec, OnBadInput, Params, param, params_dict
 from graves_data.download import WIKIMEDIA_DUMPS, DownloadSpec, wikimedia_dump_files
 from graves_data.errors import BadInput, InputNotFound, NotACorpus, UsageError
 from graves_data.pipelines.runner import (
@@ -100,7 +100,7 @@ _DECLARED = re.compile(rb"""^<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']
 
 
 @dataclass(frozen=True)
-class WikipediaParams:
+class WikipediaParams(Params):
     """Build parameters; every field is a CLI option and goes into the manifest."""
 
     index: str | None = param(None, "multistream index (.txt.bz2): read the dump in parallel")

@@ -250,13 +250,12 @@ def show(dataset: str, line_id: str, out: str) -> None:
 def verify(ctx: click.Context, dataset: str, as_json: bool) -> None:
     """Check a dataset against its manifest: each shard's checksum, rows and schema, the
     vocabulary, the content hash, and files nobody listed. Exit 0 only when intact, 1 if not."""
-    import json
-
+    from graves_data.schema import strict_json
     from graves_data.verify import verify as verify_dataset
 
     report = verify_dataset(dataset)
     if as_json:
-        click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+        click.echo(strict_json(report.to_json(), indent=2))
     elif report.ok:
         click.echo(
             f"intact: {dataset} ({report.shards} shards, {report.rows} rows, "

@@ -60,6 +60,7 @@ from rich.progress import (
 
 from graves_data import __version__
 from graves_data.errors import GravesDataError, UsageError
+from graves_data.schema import strict_json
 
 log = logging.getLogger(__name__)
 
@@ -305,7 +306,7 @@ def _check_source_entry(path: Path, entry: Any) -> None:
 
 def _write_sources(folder: Path, entries: Mapping[str, dict[str, Any]]) -> None:
     doc = {"files": [entries[p] for p in sorted(entries)]}
-    text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
+    text = strict_json(doc, indent=2, sort_keys=True, ensure_ascii=True) + "\n"
     tmp = folder / f".{SOURCES_FILE}.tmp"
     try:
         tmp.write_text(text, encoding="utf-8")

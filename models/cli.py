@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-import json
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -34,6 +33,7 @@ from graves_data.models.config import (
     TrainConfig,
     replace_fields,
 )
+from graves_data.schema import strict_json
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -234,7 +234,7 @@ def eval_command(
 
     report = evaluate_run(run_dir, split, device=device, batches=batches, dynamic=dynamic)
     if as_json:
-        click.echo(json.dumps(report, indent=2, sort_keys=True))
+        click.echo(strict_json(report, indent=2, sort_keys=True, ensure_ascii=True))
         return
     click.echo(f"{report['task']} run {run_dir}, step {report['step']}, split {report['split']}")
     for key, value in report.items():

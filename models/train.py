@@ -16,7 +16,6 @@ import contextlib
 import csv
 import gc
 import io
-import json
 import math
 import os
 import random
@@ -50,6 +49,7 @@ from graves_data.models.evaluate import evaluate_model
 from graves_data.models.lstm import Clip
 from graves_data.models.optim import build_optimizer
 from graves_data.models.tasks import Sums, Task, make_task
+from graves_data.schema import strict_json
 from graves_data.shards import VOCAB
 from graves_data.storage import resolve
 
@@ -519,7 +519,7 @@ class Trainer:
             "valid": dict(valid),
         }
         if self.info.main:
-            text = json.dumps(summary, indent=2, sort_keys=True) + "\n"
+            text = strict_json(summary, indent=2, sort_keys=True, ensure_ascii=True) + "\n"
             (self.run / SUMMARY).write_text(text, encoding="utf-8")
         return summary
 

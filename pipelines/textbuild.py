@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from graves_data.pipelines.runner import SourceFile, Unit, UnitContext, UnitResult
 from graves_data.pipelines.text import chunk_table, id_counts, row_group_rows
+from graves_data.schema import strict_json
 from graves_data.shards import ShardWriter
 from graves_data.storage import Location, resolve
 
@@ -171,6 +172,4 @@ def text_card(
 
 
 def _pretty(value: Any) -> str:
-    import json
-
-    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+    return strict_json(value, indent=2, sort_keys=True)
