@@ -37,6 +37,10 @@ class OutputExists(GravesDataError):
     """The output folder holds something the build would overwrite."""
 
 
+class DiskFull(GravesDataError):
+    """No space left (or the quota spent) while writing an output; nothing half-written kept."""
+
+
 class DatasetError(GravesDataError):
     """A built dataset is missing, incomplete or does not match its manifest."""
 
