@@ -198,6 +198,7 @@ def _add_synth_command(name: str) -> None:
 
 def _print_build_summary(target: str, manifest: Any) -> None:
     from rich.console import Console
+    from rich.markup import escape
 
     console = Console(stderr=False)
     parts = [f"{split}: {info['rows']} rows" for split, info in manifest["splits"].items()]
@@ -205,6 +206,8 @@ def _print_build_summary(target: str, manifest: Any) -> None:
     if manifest["quarantine"]:
         count = len(manifest["quarantine"])
         console.print(f"[yellow]{count} inputs quarantined[/] (see `graves-data stats {target}`)")
+    for note in manifest.get("text", {}).get("notes", []):
+        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
 
 
 # ---------------------------------------------------------------------------------------------
