@@ -31,7 +31,15 @@ from typing import Any, Literal
 
 import numpy as np
 
-from graves_data.corpus import CorpusSpec, Generator, OnBadInput, param
+from graves_data.archives import (
+    ZIP_ERRORS,
+    ZIP_MAGIC,
+    check_zip_member,
+    looks_like_zip,
+    one_member,
+    zip_files,
+)
+from graves_data.corpus import CorpusSpec, Generator, OnBadInput, Params, param
 from graves_data.download import DownloadSpec, RemoteFile
 from graves_data.errors import InputNotFound, NotACorpus, UnreadableArchive, UsageError
 from graves_data.manifest import Manifest
@@ -80,16 +88,18 @@ SPLIT_FRACTIONS: dict[str, tuple[tuple[str, float], ...]] = {
 
 
 @dataclass(frozen=True)
-class Enwik8Params:
+class Enwik8Params(Params):
     """Build parameters; every field is a CLI option and goes into the manifest."""
 
     split: SplitScheme = param(
         "paper", "paper: first 96M bytes train, last 4M valid; standard: 90M/5M/5M"
     )
-    seq_len: int = param(100, "symbols per row (the paper's sequence length is 100)")
-    min_count: int = param(1, "bytes seen fewer times in train map to <unk>")
-    coverage: float = param(1.0, "keep the most frequent bytes covering this fraction of train")
-    shard_mb: float = param(8.0, "millions of symbols per shard (one unit of work)")
+    seq_len: int = param(100, "symbols per row (the paper's sequence length is 100)", ge=1)
+    min_count: int = param(1, "bytes seen fewer times in train map to <unk>", ge=1)
+    coverage: float = param(
+        1.0, "keep the most frequent bytes covering this fraction of train", gt=0, le=1
+    )
+    shard_mb: float = param(8.0, "millions of symbols per shard (one unit of work)", gt=0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -109,6 +119,22 @@ class RawSource:
         return resolve(self.url)
 
 
+@dataclass(frozen=True)
+class MemberSource(SourceFile):
+    """The manifest's entry of an archive input: its checksum, and the member built from."""
+
+    member: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {**super().to_json(), "member": self.member}
+
+
+def recorded_sources(source: RawSource, hashed: Sequence[SourceFile]) -> list[SourceFile]:
+    if source.member is None:
+        return list(hashed)
+    return [MemberSource(s.path, s.size, s.sha256, source.member) for s in hashed]
+
+
 def find_raw(raw: Location) -> RawSource:
     """The source: the `enwik8` file, `enwik8.zip`, or a folder holding either."""
     if not raw.exists():
@@ -122,26 +148,26 @@ def find_raw(raw: Location) -> RawSource:
 
 
 def _source(location: Location, rel: str) -> RawSource:
+    """A plain file, or a zip archive (by its name or its first bytes) and its enwik8 member."""
     with location.open("rb") as handle:
-        is_zip = zipfile.is_zipfile(handle)
-    if not is_zip:
+        head = handle.read(len(ZIP_MAGIC[0]))
+    if not looks_like_zip(rel, head):
         return RawSource(location.url, rel, None, location.size())
-    member, size = _zip_member(location)
-    return RawSource(location.url, rel, member, size)
+    member = _zip_member(location)
+    return RawSource(location.url, rel, member.filename, member.file_size)
 
 
-def _zip_member(location: Location) -> tuple[str, int]:
-    """The archive's enwik8 member (or its only file), and its uncompressed size."""
-    try:
-        with location.open("rb") as handle, zipfile.ZipFile(handle) as archive:
-            files = [info for info in archive.infolist() if not info.is_dir()]
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise UnreadableArchive(f"{location.url}: not a readable zip archive ({exc})") from exc
-    named = [info for info in files if info.filename.rsplit("/", 1)[-1] == "enwik8"]
-    chosen = named or (files if len(files) == 1 else [])
-    if not chosen:
-        raise NotACorpus(f"{location.url}: no enwik8 member in the archive")
-    return chosen[0].filename, chosen[0].file_size
+def _zip_member(location: Location) -> zipfile.ZipInfo:
+    """The archive's one enwik8 member (or its only file), checked before any of it is read."""
+    files = {info.filename: info for info in zip_files(location)}
+    named = [name for name in files if name.rsplit("/", 1)[-1] == NAME]
+    only = list(files) if len(files) == 1 else []
+    chosen = one_member(named or only, location.url, "the enwik8 file")
+    if chosen is None:
+        listed = ", ".join(sorted(files)[:5]) or "no files"
+        raise NotACorpus(f"{location.url}: no enwik8 member in the archive ({listed})")
+    check_zip_member(files[chosen], location.url)
+    return files[chosen]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -233,7 +259,7 @@ def iter_member(source: RawSource) -> Iterator[bytes]:
         ):
             while block := member.read(READ_BLOCK):
                 yield block
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+    except ZIP_ERRORS as exc:
         raise UnreadableArchive(f"{source.url}: cannot read {source.member} ({exc})") from exc
 
 
@@ -356,8 +382,6 @@ def build(
     """Build enwik8 shards from `raw` (file, zip or folder) into the dataset folder `out`."""
     params = params or Enwik8Params()
     execution = execution or Execution()
-    if params.seq_len < 1:
-        raise UsageError(f"--seq-len must be positive, got {params.seq_len}")
     source = find_raw(resolve(raw))
     if source.size == 0:
         raise NotACorpus(f"{source.url}: empty file")
@@ -376,7 +400,7 @@ def build(
         )
     except ValueError as exc:
         raise UsageError(f"cannot build the byte vocabulary: {exc}") from exc
-    sources: list[SourceFile] = hashes.result()
+    sources = recorded_sources(source, hashes.result())
     notes = split_notes(source.size, ranges)
     text_section = {
         "vocab_kind": "byte",

@@ -29,8 +29,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from graves_data.archives import iter_tar
-from graves_data.corpus import CorpusSpec, Generator, OnBadInput, param
+from graves_data.archives import Member, iter_tar, one_member
+from graves_data.corpus import CorpusSpec, Generator, OnBadInput, Params, param
 from graves_data.download import DownloadSpec, RemoteFile
 from graves_data.errors import InputNotFound, NotACorpus, UsageError
 from graves_data.manifest import Manifest
@@ -73,14 +73,16 @@ FileKind = Literal["char", "word"]
 
 
 @dataclass(frozen=True)
-class PtbParams:
+class PtbParams(Params):
     """Build parameters; every field is a CLI option and goes into the manifest."""
 
     source: Source = param("auto", "auto: char files where present; char; word")
-    seq_len: int = param(100, "symbols per row")
-    min_count: int = param(1, "characters seen fewer times in train map to <unk>")
-    coverage: float = param(1.0, "keep the most frequent characters covering this fraction")
-    shard_mb: float = param(16.0, "millions of symbols per shard (one unit of work)")
+    seq_len: int = param(100, "symbols per row", ge=1)
+    min_count: int = param(1, "characters seen fewer times in train map to <unk>", ge=1)
+    coverage: float = param(
+        1.0, "keep the most frequent characters covering this fraction", gt=0, le=1
+    )
+    shard_mb: float = param(16.0, "millions of symbols per shard (one unit of work)", gt=0)
 
 
 @dataclass(frozen=True)
@@ -148,15 +150,37 @@ def _archive_candidates(archive: Location, rel: str) -> list[PtbFile]:
         is_tar = tarfile.is_tarfile(handle)
     if not is_tar:
         raise NotACorpus(f"{archive.url}: neither a folder of ptb.*.txt files nor {ARCHIVE}")
-    found = []
+    by_file: dict[tuple[str, FileKind], list[Member]] = {}
     with archive.open("rb") as handle:
         for member in iter_tar(handle, archive.url, MAX_FILE_BYTES):
-            match = _FILE.match(member.name.rsplit("/", 1)[-1])
-            if match is None or member.data is None:
-                continue
-            kind: FileKind = "char" if match.group(1) else "word"
-            found.append(PtbFile(match.group(2), kind, f"{rel}:{member.name}", None, member.data))
-    return found
+            found = _split_kind(member.name.rsplit("/", 1)[-1])
+            if found is not None:
+                by_file.setdefault(found, []).append(member)
+    files = []
+    for (split, kind), members in sorted(by_file.items()):
+        chosen = one_member([m.name for m in members], archive.url, f"the {kind} {split} file")
+        member = next(m for m in members if m.name == chosen)
+        data = _member_data(archive, member)
+        files.append(PtbFile(split, kind, f"{rel}:{member.name}", None, data))
+    return files
+
+
+def _split_kind(name: str) -> tuple[str, FileKind] | None:
+    match = _FILE.match(name)
+    if match is None:
+        return None
+    return match.group(2), "char" if match.group(1) else "word"
+
+
+def _member_data(archive: Location, member: Member) -> bytes:
+    """A split file's bytes; a member that could not be read is a clear error, never passed
+    over (its split would be missing without a word)."""
+    if member.data is None:
+        limit = (
+            " (graves_data.corpora.ptb.MAX_FILE_BYTES)" if "limit" in str(member.problem) else ""
+        )
+        raise NotACorpus(f"{archive.url}: {member.name}: {member.problem}{limit}")
+    return member.data
 
 
 def _choose(candidates: Sequence[PtbFile], source: Source, raw: Location) -> list[PtbFile]:
@@ -235,8 +259,6 @@ def build(
 ) -> Manifest:
     """Build PTB character shards from `raw` (folder or simple-examples.tgz) into `out`."""
     params = params or PtbParams()
-    if params.seq_len < 1:
-        raise UsageError(f"--seq-len must be positive, got {params.seq_len}")
     root, files = find_files(resolve(raw), params.source)
     texts = {f.split: split_text(f) for f in files}
     if not texts["train"]:

@@ -5,6 +5,15 @@ never be written anywhere; such names, links and oversized members are reported,
 A compressed tar stream is inflated through a guard: one that inflates past
 `MAX_INFLATION` times what it has read (after the first `INFLATION_FLOOR` bytes) is a
 decompression bomb and is refused, so memory and time stay bounded by the archive's size.
+A zip member is judged before a byte of it is inflated, from the sizes its central directory
+declares (zipfile never inflates past them): the same ratio past the same floor is refused,
+and so are encrypted members and compression methods Python cannot read. Both limits are
+module constants; raise them (`graves_data.archives.MAX_INFLATION = 1000`) to read an
+archive they refuse.
+
+What counts as a zip is decided by its name (`.zip`) or its first bytes (`PK\\x03\\x04`), not
+by whether it opens: a truncated download has lost its central directory, and must be reported
+as a damaged archive, never read as if it were the data.
 """
 
 from __future__ import annotations
@@ -21,7 +30,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
-from graves_data.errors import UnreadableArchive
+from graves_data.errors import NotACorpus, UnreadableArchive
 from graves_data.storage import Location
 
 # the largest member read into memory; a real IAM-OnDB stroke file is under 1 MB
@@ -30,6 +39,9 @@ DEFAULT_MAX_MEMBER_BYTES = 64 * 1024 * 1024
 # inflate about 6x (stroke XML) to 14x (small transcriptions padded to tar blocks)
 MAX_INFLATION = 200
 INFLATION_FLOOR = 64 * 1024 * 1024
+# a local file header, or the end record of an archive with no members
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+ZIP_ENCRYPTED = 0x1
 
 
 class Readable(Protocol):
@@ -198,11 +210,85 @@ def iter_zip(
                 if info.file_size > max_member_bytes:
                     yield Member(name, None, f"member of {info.file_size} bytes exceeds the limit")
                     continue
+                check_zip_member(info, location.url)
                 with archive.open(info) as member:
                     data = member.read(max_member_bytes + 1)
                 if len(data) > max_member_bytes:
                     yield Member(name, None, "member inflates past the limit (decompression bomb)")
                     continue
                 yield Member(name, data)
-    except (zipfile.BadZipFile, EOFError, OSError) as exc:
+    except ZIP_ERRORS as exc:
         raise UnreadableArchive(f"{location.url}: not a readable zip archive ({exc})") from exc
+
+
+# what reading a damaged zip raises: bad headers or CRC, a cut stream, a corrupt deflate,
+# bzip2 or lzma stream, or a method zipfile does not implement
+ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    EOFError,
+    OSError,
+    zlib.error,
+    lzma.LZMAError,
+    NotImplementedError,
+)
+
+
+def looks_like_zip(name: str, head: bytes) -> bool:
+    """Whether an input is a zip archive: by its name or by its first bytes."""
+    return name.lower().endswith(".zip") or head.startswith(ZIP_MAGIC)
+
+
+def zip_files(location: Location) -> list[zipfile.ZipInfo]:
+    """The file members (not folders) of a zip archive, from its central directory.
+
+    A damaged archive (a truncated download loses the directory at its end) is a clear
+    `UnreadableArchive`, never a silent fallback to reading the bytes as they are.
+    """
+    try:
+        with location.open("rb") as handle, zipfile.ZipFile(handle) as archive:
+            return [info for info in archive.infolist() if not info.is_dir()]
+    except ZIP_ERRORS as exc:
+        raise UnreadableArchive(
+            f"{location.url}: a damaged zip archive ({exc}); a truncated download? fetch it again"
+        ) from exc
+
+
+def check_zip_member(info: zipfile.ZipInfo, label: str) -> None:
+    """Refuse a member that cannot or must not be inflated, before reading any of it."""
+    where = f"{label}: member {info.filename}"
+    if info.flag_bits & ZIP_ENCRYPTED:
+        raise UnreadableArchive(
+            f"{where} is encrypted; graves-data reads unencrypted archives only "
+            "(extract it with its password and pass the file)"
+        )
+    if info.compress_type not in _ZIP_METHODS:
+        names: dict[int, str] = getattr(zipfile, "compressor_names", {})
+        method = names.get(info.compress_type, f"number {info.compress_type}")
+        raise UnreadableArchive(
+            f"{where} uses the {method} compression method, which Python's zipfile cannot read "
+            "(extract it with another tool and pass the file)"
+        )
+    if info.file_size > INFLATION_FLOOR and info.file_size > MAX_INFLATION * max(
+        1, info.compress_size
+    ):
+        raise UnreadableArchive(
+            f"{where} declares {info.file_size} bytes from {info.compress_size} compressed: "
+            f"more than the {MAX_INFLATION}x limit (graves_data.archives.MAX_INFLATION, "
+            f"applied past {INFLATION_FLOOR} bytes); a decompression bomb? refused"
+        )
+
+
+_ZIP_METHODS = frozenset(
+    {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
+)
+
+
+def one_member(candidates: list[str], label: str, what: str) -> str | None:
+    """The one member that can be `what`, None where there is none; two or more are refused,
+    named, rather than one of them chosen silently."""
+    if len(candidates) > 1:
+        raise NotACorpus(
+            f"{label}: {len(candidates)} members could be {what} "
+            f"({', '.join(sorted(candidates))}); refusing to guess: leave one in the archive"
+        )
+    return candidates[0] if candidates else None

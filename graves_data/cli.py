@@ -151,6 +151,7 @@ def _synth_command(name: str) -> click.Command:
 
 def _print_build_summary(target: str, manifest: Any) -> None:
     from rich.console import Console
+    from rich.markup import escape
 
     console = Console(stderr=False)
     parts = [f"{split}: {info['rows']} rows" for split, info in manifest["splits"].items()]
@@ -158,6 +159,8 @@ def _print_build_summary(target: str, manifest: Any) -> None:
     if manifest["quarantine"]:
         count = len(manifest["quarantine"])
         console.print(f"[yellow]{count} inputs quarantined[/] (see `graves-data stats {target}`)")
+    for note in manifest.get("text", {}).get("notes", []):
+        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -203,13 +206,12 @@ def show(dataset: str, line_id: str, out: str) -> None:
 def verify(ctx: click.Context, dataset: str, as_json: bool) -> None:
     """Check a dataset against its manifest: each shard's checksum, rows and schema, the
     vocabulary, the content hash, and files nobody listed. Exit 0 only when intact, 1 if not."""
-    import json
-
+    from graves_data.schema import strict_json
     from graves_data.verify import verify as verify_dataset
 
     report = verify_dataset(dataset)
     if as_json:
-        click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+        click.echo(strict_json(report.to_json(), indent=2))
     elif report.ok:
         click.echo(
             f"intact: {dataset} ({report.shards} shards, {report.rows} rows, "

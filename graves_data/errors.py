@@ -37,6 +37,11 @@ class OutputExists(GravesDataError):
     """The output folder holds something the build would overwrite."""
 
 
+class DiskFull(GravesDataError):
+    """No space left (or the quota spent) while writing an output (a shard, a checkpoint, a
+    download); nothing half-written kept."""
+
+
 class DatasetError(GravesDataError):
     """A built dataset is missing, incomplete or does not match its manifest."""
 
@@ -81,10 +86,6 @@ class DumpNotFound(RemoteNotFound):
 
 class IntegrityError(DownloadError):
     """A file whose size or checksum differs from what its publisher states."""
-
-
-class DiskFull(DownloadError):
-    """The disk filled up while writing a download."""
 
 
 class SourcesFileError(GravesDataError):

@@ -7,6 +7,7 @@ renamed or retyped); the minor part for added columns.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -89,7 +90,39 @@ def file_metadata(corpus: str, params: Mapping[str, Any]) -> dict[bytes, bytes]:
 
 def canonical_json(value: Any) -> str:
     """JSON with sorted keys and no whitespace: the form that is hashed and compared."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return strict_json(value, sort_keys=True, separators=(",", ":"))
+
+
+def strict_json(value: Any, **options: Any) -> str:
+    """`json.dumps(value, **options)` that only ever writes strict JSON (RFC 8259): NaN and
+    infinities, which Python would write as the bare words `NaN` and `Infinity` that no other
+    JSON reader accepts, raise a ValueError naming where they are. `ensure_ascii` defaults to
+    False (the files are UTF-8). Every JSON file graves-data writes goes through here."""
+    options.setdefault("ensure_ascii", False)
+    try:
+        return json.dumps(value, allow_nan=False, **options)
+    except ValueError as exc:
+        where = non_finite_path(value)
+        if where is None:
+            raise
+        raise ValueError(f"{where}: not a finite number, which JSON cannot hold") from exc
+
+
+def non_finite_path(value: Any, where: str = "$") -> str | None:
+    """Where the first NaN or infinity in a JSON-like value is (`$.params.x[2]`), or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return where
+    if isinstance(value, Mapping):
+        items: Any = ((f"{where}.{k}", v) for k, v in value.items())
+    elif isinstance(value, (list, tuple)):
+        items = ((f"{where}[{i}]", v) for i, v in enumerate(value))
+    else:
+        return None
+    for path, item in items:
+        found = non_finite_path(item, path)
+        if found is not None:
+            return found
+    return None
 
 
 def schema_major(version: str) -> int:

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from graves_data.errors import DatasetError
-from graves_data.schema import SCHEMA_VERSION, canonical_json, schema_major
+from graves_data.schema import SCHEMA_VERSION, canonical_json, schema_major, strict_json
 from graves_data.storage import Location, resolve
 
 MANIFEST = "manifest.json"
@@ -142,7 +142,7 @@ def content_hash(shards: Sequence[ShardInfo], vocab_sha256: str) -> str:
 
 
 def manifest_bytes(manifest: Mapping[str, Any]) -> bytes:
-    return (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()
+    return (strict_json(manifest, indent=2) + "\n").encode()
 
 
 def write_manifest(root: Location, manifest: Mapping[str, Any]) -> None:

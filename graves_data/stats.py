@@ -6,7 +6,6 @@ Text datasets are described by `graves_data.textstats`.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -18,7 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from graves_data.errors import DatasetError
-from graves_data.schema import HANDWRITING_COUNTS
+from graves_data.schema import HANDWRITING_COUNTS, strict_json
 from graves_data.shards import Dataset, open_dataset
 from graves_data.vocab import Vocab
 
@@ -112,7 +111,7 @@ def split_stats(dataset: Dataset, split: str, vocab: Vocab) -> dict[str, Any]:
 
 
 def to_json(report: Mapping[str, Any]) -> str:
-    return json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False)
+    return strict_json(report, indent=2, sort_keys=True)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Writes are atomic: on a local disk a file is written under a temporary name in the same folder
 and renamed over the final name; on an object store one PUT is atomic by itself. So a reader
-never sees half a file under a final name, whatever kills the writer.
+never sees half a file under a final name, whatever kills the writer. A full disk is one clear
+`DiskFull` naming the file, with the temporary removed.
 """
 
 from __future__ import annotations
@@ -23,7 +24,11 @@ from typing import Any
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
+from graves_data.errors import DiskFull
+
 TMP_MARK = ".tmp-"
+# a full disk, or the user's quota spent: both mean "free some space and run again"
+NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 @dataclass(frozen=True)
@@ -82,14 +87,22 @@ class Location:
             self.fs.pipe_file(self.path, data)
             return
         final = Path(self.path)
-        final.parent.mkdir(parents=True, exist_ok=True)
         tmp = final.with_name(f"{final.name}{TMP_MARK}{secrets.token_hex(4)}")
         try:
+            final.parent.mkdir(parents=True, exist_ok=True)
             with open(tmp, "wb") as handle:
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, final)
+        except OSError as exc:
+            if exc.errno in NO_SPACE:
+                raise DiskFull(
+                    f"{final}: no space left on the device while writing {len(data)} bytes "
+                    f"({exc.strerror}); nothing half-written is left. Free some space and run "
+                    "the same command again (a build resumes from the shards it finished)"
+                ) from None
+            raise
         finally:
             tmp.unlink(missing_ok=True)
 

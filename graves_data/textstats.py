@@ -148,6 +148,8 @@ def print_text_stats(report: Mapping[str, Any], console: Any) -> None:
         for symbol, count in ranked:
             top.add_row(show_symbol(symbol, vocab["kind"]), f"{count:,}", f"{count / total:.2%}")
         console.print(top)
+    for note in report["text"].get("notes", []):
+        console.print(f"note: {note}", markup=False, highlight=False)
     skipped = report["text"].get("skipped")
     if skipped:
         console.print("left out: " + ", ".join(f"{k} {v}" for k, v in skipped.items()))

@@ -8,7 +8,6 @@ sorted by code point (characters) or byte value (bytes). Built from the training
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from graves_data.errors import DatasetError
+from graves_data.schema import strict_json
 from graves_data.shards import VOCAB, read_json
 from graves_data.storage import Location
 
@@ -129,7 +129,7 @@ class Vocab:
         }
 
     def to_bytes(self) -> bytes:
-        return (json.dumps(self.to_json(), indent=1, ensure_ascii=False) + "\n").encode()
+        return (strict_json(self.to_json(), indent=1) + "\n").encode()
 
     def sha256(self) -> str:
         return hashlib.sha256(self.to_bytes()).hexdigest()

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from graves_data.models.config import (
     replace_fields,
 )
 from graves_data.options import dataclass_options, from_options
+from graves_data.schema import strict_json
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -186,7 +186,7 @@ def eval_command(
 
     report = evaluate_run(run_dir, split, device=device, batches=batches, dynamic=dynamic)
     if as_json:
-        click.echo(json.dumps(report, indent=2, sort_keys=True))
+        click.echo(strict_json(report, indent=2, sort_keys=True, ensure_ascii=True))
         return
     click.echo(f"{report['task']} run {run_dir}, step {report['step']}, split {report['split']}")
     for key, value in report.items():

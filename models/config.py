@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from graves_data.errors import DatasetError, UsageError
+from graves_data.schema import strict_json
 
 Task = Literal["handwriting", "synthesis", "text"]
 TASKS: tuple[Task, ...] = ("handwriting", "synthesis", "text")
@@ -232,7 +233,7 @@ class RunConfig:
 
     def save(self, run: Path) -> None:
         run.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n"
+        text = strict_json(self.to_json(), indent=2, sort_keys=True, ensure_ascii=True) + "\n"
         tmp = run / (CONFIG_FILE + ".tmp")
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(run / CONFIG_FILE)

@@ -12,7 +12,6 @@ DistributedDataParallel (gloo on CPU, NCCL on CUDA); process 0 writes the files.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import random
@@ -55,6 +54,7 @@ from graves_data.models.lstm import Clip
 from graves_data.models.metrics import MetricsLog, ProgressBar, Window
 from graves_data.models.optim import build_optimizer
 from graves_data.models.tasks import Objective, Sums, make_task
+from graves_data.schema import strict_json
 from graves_data.shards import VOCAB
 from graves_data.storage import resolve
 
@@ -317,7 +317,7 @@ class Trainer:
             "valid": dict(valid),
         }
         if self.info.main:
-            text = json.dumps(summary, indent=2, sort_keys=True) + "\n"
+            text = strict_json(summary, indent=2, sort_keys=True, ensure_ascii=True) + "\n"
             (self.run / SUMMARY).write_text(text, encoding="utf-8")
         return summary
 

@@ -22,6 +22,7 @@ from graves_data.card import dataset_card
 from graves_data.manifest import Manifest
 from graves_data.pipelines.job import SourceFile, Unit, UnitContext, UnitRows
 from graves_data.pipelines.text import chunk_table, id_counts, row_group_rows
+from graves_data.schema import strict_json
 from graves_data.storage import Location, change_stamp
 
 T = TypeVar("T")
@@ -153,6 +154,4 @@ def text_card(title: str, summary: str, notes: Sequence[str] = ()) -> Callable[[
 
 
 def _pretty(value: Any) -> str:
-    import json
-
-    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+    return strict_json(value, indent=2, sort_keys=True)

@@ -17,7 +17,6 @@ can read, whose window moves along the text.
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 from pathlib import Path
@@ -32,6 +31,7 @@ from graves_data.models.config import (
     SynthesisConfig,
     TrainConfig,
 )
+from graves_data.schema import strict_json
 
 TEXTS = (
     "handwriting synthesis",
@@ -157,7 +157,8 @@ def main(out: str, docs: str | None, lines: int, texts: tuple[str, ...], **optio
     samples = write_samples(folder / "run", folder / "samples", texts or TEXTS)
     best = publish(samples, Path(docs)) if docs else None
     report = {"training": summary, "samples": samples, "published": best}
-    (folder / "summary.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    text = strict_json(report, indent=2, ensure_ascii=True) + "\n"
+    (folder / "summary.json").write_text(text, encoding="utf-8")
     passed = sum(s["monotonic"] and s["stopped_at_end"] for s in samples)
     click.echo(f"{passed} of {len(samples)} samples passed; summary in {folder / 'summary.json'}")
     if passed == 0:

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from graves_data.corpus import param
+from graves_data.corpus import Params, param
 from graves_data.errors import UsageError
 from graves_data.pipelines.strokes import CleanParams
 
@@ -41,7 +41,7 @@ MAX_COORDINATE = 2**23
 
 
 @dataclass(frozen=True)
-class IamParams:
+class IamParams(Params):
     """Build parameters; all of them go into the manifest and each shard's metadata."""
 
     split: SplitScheme = param(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from graves_data.corpus import param
+from graves_data.corpus import Params, param
 
 NAME = "wikipedia"
 
@@ -27,7 +27,7 @@ TextMode = Literal["raw", "plain"]
 
 
 @dataclass(frozen=True)
-class WikipediaParams:
+class WikipediaParams(Params):
     """Build parameters; every field is a CLI option and goes into the manifest."""
 
     index: str | None = param(None, "multistream index (.txt.bz2): read the dump in parallel")

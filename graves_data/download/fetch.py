@@ -116,7 +116,9 @@ def _append(part: PartFile, chunk: bytes, target: Target, total: int | None) -> 
         raise _disk_error(exc, target, part, total) from None
 
 
-def _disk_error(exc: OSError, target: Target, part: PartFile, total: int | None) -> DownloadError:
+def _disk_error(
+    exc: OSError, target: Target, part: PartFile, total: int | None
+) -> DownloadError | DiskFull:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         of = f"{part.size} of {total} bytes" if total is not None else f"{part.size} bytes"
         return DiskFull(

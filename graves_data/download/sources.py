@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from graves_data.errors import DiskFull, DownloadError, SourcesFileError
+from graves_data.schema import strict_json
 from graves_data.storage import Location, resolve
 
 SOURCES_FILE = "SOURCES.json"
@@ -62,7 +63,7 @@ def _check_entry(record: Location, entry: Any) -> None:
 
 def write_sources(folder: Path, entries: Mapping[str, dict[str, Any]]) -> None:
     doc = {"files": [entries[p] for p in sorted(entries)]}
-    text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
+    text = strict_json(doc, indent=2, sort_keys=True, ensure_ascii=True) + "\n"
     tmp = folder / f".{SOURCES_FILE}.tmp"
     try:
         tmp.write_text(text, encoding="utf-8")

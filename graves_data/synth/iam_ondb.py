@@ -45,7 +45,6 @@ SYNTH.json (also the return value of `synth_iam_ondb`):
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -55,8 +54,9 @@ from pathlib import Path
 from typing import Any
 
 from graves_data import __version__
-from graves_data.corpus import param, params_dict
+from graves_data.corpus import Params, param, params_dict
 from graves_data.errors import OutputExists, UsageError
+from graves_data.schema import strict_json
 from graves_data.synth._defects import LINE_DEFECTS
 from graves_data.synth._formats import split_list
 from graves_data.synth._forms import FormFiles, draw_form
@@ -84,7 +84,7 @@ _OUTPUTS = (
 
 
 @dataclass(frozen=True)
-class IamSynthParams:
+class IamSynthParams(Params):
     """What to generate; every field is a CLI option of `graves-data synth iam-ondb`."""
 
     lines: int = param(600, f"total text lines; {RELEASE_LINES} = the full release's size")
@@ -147,7 +147,7 @@ def synth_iam_ondb(
         listed = _list_order(plan.forms, name)
         write_atomically(root / f"{name}.txt", split_list(listed))
     synth = _summary(params, len(plan.writers), forms, lines)
-    text = json.dumps(synth, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    text = strict_json(synth, indent=1, sort_keys=True) + "\n"
     write_atomically(root / SYNTH_FILE, text.encode("utf-8"))
     return synth
 

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Literal
 from xml.sax.saxutils import escape
 
-from graves_data.corpus import param
+from graves_data.corpus import Params, param
 from graves_data.errors import OutputExists, UsageError
 from graves_data.synth.english import SentenceComposer
 
@@ -319,7 +319,7 @@ def iter_pages(seed: int, first_id: int = 1) -> Iterator[WikiPage]:
 
 
 @dataclass(frozen=True)
-class Enwik8SynthParams:
+class Enwik8SynthParams(Params):
     size: int = param(2_000_000, "bytes to write (the real enwik8 has 100,000,000)")
     seed: int = param(0, "random seed")
     zip: bool = param(False, "also write enwik8.zip (the release archive)")
@@ -366,7 +366,7 @@ Compression = Literal["none", "bz2", "multistream"]
 
 
 @dataclass(frozen=True)
-class DumpSynthParams:
+class DumpSynthParams(Params):
     pages: int = param(300, "pages to write (redirects and other namespaces included)")
     seed: int = param(0, "random seed")
     schema: str = param("0.10", "export schema version, 0.3 .. 0.11")
@@ -461,7 +461,7 @@ def _write_multistream(
 
 
 @dataclass(frozen=True)
-class PtbSynthParams:
+class PtbSynthParams(Params):
     lines: int = param(2000, "training sentences (the release has 42,068)")
     vocab: int = param(1000, "word vocabulary; rarer words become <unk> (the release: 10,000)")
     seed: int = param(0, "random seed")

@@ -202,3 +202,27 @@ def test_clear_errors(tmp_path: Path) -> None:
         archive.writestr("b.txt", "y")
     with pytest.raises(NotACorpus, match="no enwik8 member"):
         enwik8.build(str(tmp_path / "other.zip"), str(tmp_path / "ds"), execution=ONE)
+
+
+def test_the_scaled_splits_note_is_shown_by_build_and_stats(raw: Path, tmp_path: Path) -> None:
+    """The note that a file of another size got the paper's proportions was only in
+    manifest.json; the build summary and `stats` show it where the user reads."""
+    from click.testing import CliRunner
+
+    from graves_data.cli import main
+
+    out = tmp_path / "ds"
+    args = ["build", "enwik8", "--raw", str(raw / "enwik8"), "--out", str(out), "--quiet"]
+    built = CliRunner().invoke(main, [*args, "--workers", "1"])
+    assert built.exit_code == 0, built.output
+    [note] = json.loads((out / "manifest.json").read_text())["text"]["notes"]
+    assert f"the input has {SIZE} bytes, not enwik8's {enwik8.REAL_SIZE}" in note
+    shown = " ".join(built.output.split())
+    assert f"note: {note}" in shown
+    stats = CliRunner().invoke(main, ["stats", str(out)])
+    assert stats.exit_code == 0 and f"note: {note}" in " ".join(stats.output.split())
+
+
+def test_the_real_size_has_no_note() -> None:
+    ranges = split_ranges(enwik8.REAL_SIZE, "paper")
+    assert enwik8.split_notes(enwik8.REAL_SIZE, ranges) == []
