@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -29,6 +30,11 @@ DATA_DIR = "data"
 BUILD_DIR = ".build"
 ZSTD_LEVEL = 3
 DEFAULT_ROW_GROUP_ROWS = 256
+MANIFEST_DIGEST = "manifest_sha256"
+# what pyarrow raises on a damaged Parquet file ("magic bytes not found", a corrupt page)
+READ_ERRORS = (pa.ArrowException, OSError, ValueError)
+
+log = logging.getLogger(__name__)
 
 
 def shard_path(split: str, index: int, count: int) -> str:
@@ -145,9 +151,60 @@ def manifest_bytes(manifest: Mapping[str, Any]) -> bytes:
     return (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()
 
 
-def write_manifest(root: Location, manifest: Mapping[str, Any]) -> None:
-    """The last write of a build: after it, the dataset exists."""
+def manifest_digest(manifest: Mapping[str, Any]) -> str:
+    """The sha256 of every field of the manifest but the digest itself (canonical JSON): an
+    edit of any of them (normalization, sources, writers, quarantine, report, the card's
+    checksum) no longer fits it."""
+    rest = {k: v for k, v in manifest.items() if k != MANIFEST_DIGEST}
+    return hashlib.sha256(canonical_json(rest).encode()).hexdigest()
+
+
+def seal_manifest(root: Location, manifest: dict[str, Any]) -> None:
+    """Record the card's sha256 (where the dataset has one) and the manifest's own digest."""
+    card = root.join(CARD)
+    if card.exists():
+        manifest["card"] = {"path": CARD, "sha256": sha256_hex(card.read_bytes())}
+    manifest[MANIFEST_DIGEST] = manifest_digest(manifest)
+
+
+def write_manifest(root: Location, manifest: dict[str, Any]) -> None:
+    """The last write of a build: after it, the dataset exists. The manifest is sealed first
+    (`seal_manifest`), in place, so the caller holds what was written; splits with no rows are
+    reported (`warn_empty_splits`)."""
+    seal_manifest(root, manifest)
+    warn_empty_splits(root, manifest)
     root.join(MANIFEST).write_atomic(manifest_bytes(manifest))
+
+
+def warn_empty_splits(root: Location, manifest: Mapping[str, Any]) -> None:
+    """A warning for each split that holds no rows: too small an input, or every input of it
+    quarantined. Such a split is listed with 0 rows and no files (an empty Parquet file is
+    one Hugging Face `datasets` cannot load), and the dataset card leaves it out."""
+    empty = [name for name, entry in manifest.get("splits", {}).items() if not entry.get("rows")]
+    if empty:
+        log.warning(
+            "%s: split%s %s hold%s no rows (too small an input, or all of it quarantined); "
+            "listed with 0 rows and no files, and left out of %s",
+            root.url,
+            "s" if len(empty) > 1 else "",
+            ", ".join(empty),
+            "" if len(empty) > 1 else "s",
+            CARD,
+        )
+
+
+def card_splits(manifest: Mapping[str, Any]) -> list[str]:
+    """The splits a dataset card names for the Hub: those with shards (a split with no rows
+    has none, and a YAML entry matching no file stops `datasets.load_dataset`)."""
+    return [name for name, entry in manifest["splits"].items() if entry.get("files")]
+
+
+def listed(shards: Sequence[ShardInfo]) -> list[ShardInfo]:
+    """The shards a manifest lists: those holding rows. A unit that kept no rows (all of its
+    input quarantined, or a split too small to reach it) leaves no file: a 0-row Parquet file
+    has no row group, and Hugging Face `datasets` refuses it ("BatchSize must be greater
+    than 0") for every split, not only its own. Its shard number is then skipped."""
+    return [shard for shard in shards if shard.rows > 0]
 
 
 def read_json(location: Location) -> Any:
@@ -184,21 +241,42 @@ class Dataset:
         return [shard for split in self.splits for shard in self.shards(split)]
 
     def open_shard(self, shard: ShardInfo) -> pq.ParquetFile:
-        return pq.ParquetFile(self.root.join(shard.path).open("rb"))
+        return self.parquet_file(shard.path, self.root.join(shard.path).open("rb"))
+
+    def unreadable(self, path: str, exc: BaseException) -> DatasetError:
+        """The one line for a shard that does not decode (truncated, overwritten, damaged)."""
+        return DatasetError(
+            f"{self.root.join(path).url}: not a readable Parquet shard ({exc}); "
+            f"run `graves-data verify {self.root.url}`"
+        )
+
+    def parquet_file(self, path: str, handle: Any) -> pq.ParquetFile:
+        """`pq.ParquetFile` of the shard at `path`, open as `handle`; a DatasetError where its
+        footer cannot be read."""
+        try:
+            return pq.ParquetFile(handle)
+        except READ_ERRORS as exc:
+            raise self.unreadable(path, exc) from exc
 
     def iter_batches(
         self, split: str, columns: Sequence[str] | None = None, batch_size: int = 1024
     ) -> Iterator[pa.RecordBatch]:
         for shard in self.shards(split):
             with self.root.join(shard.path).open("rb") as handle:
-                parquet = pq.ParquetFile(handle)
-                yield from parquet.iter_batches(batch_size=batch_size, columns=columns)
+                parquet = self.parquet_file(shard.path, handle)
+                try:
+                    yield from parquet.iter_batches(batch_size=batch_size, columns=columns)
+                except READ_ERRORS as exc:
+                    raise self.unreadable(shard.path, exc) from exc
 
     def table(self, split: str, columns: Sequence[str] | None = None) -> pa.Table:
         tables = []
         for shard in self.shards(split):
             with self.root.join(shard.path).open("rb") as handle:
-                tables.append(pq.read_table(handle, columns=columns))
+                try:
+                    tables.append(pq.read_table(handle, columns=columns))
+                except READ_ERRORS as exc:
+                    raise self.unreadable(shard.path, exc) from exc
         if not tables:
             raise DatasetError(f"{self.root.url}: split {split!r} has no shards")
         return pa.concat_tables(tables)

@@ -35,6 +35,7 @@ from graves_data.shards import (
     VOCAB,
     ShardInfo,
     content_hash,
+    listed,
     read_json,
     write_manifest,
 )
@@ -556,10 +557,11 @@ def run_build(
     vocab = job.vocab.with_counts(_sum_counts(r.symbol_counts for r in results))
     root.join(VOCAB).write_atomic(vocab.to_bytes())
     manifest["vocab"] = {"path": VOCAB, "sha256": vocab.sha256(), "size": len(vocab)}
-    manifest["content_hash"] = content_hash([r.shard for r in results], vocab.sha256())
+    shards = listed([r.shard for r in results])  # no 0-row file: the Hub cannot read one
+    manifest["content_hash"] = content_hash(shards, vocab.sha256())
     if job.card is not None:
         root.join(CARD).write_atomic(job.card(manifest).encode())
-    _remove_unplanned_shards(root, {r.shard.path for r in results})
+    _remove_unplanned_shards(root, {shard.path for shard in shards})
     write_manifest(root, manifest)
     if root.path != job.out.path:
         swap_into_place(root, job.out)
@@ -582,7 +584,7 @@ def assemble_manifest(job: BuildJob, results: Sequence[UnitResult]) -> dict[str,
         splits[split] = {
             "rows": sum(r.shard.rows for r in mine),
             **{k: v for k, v in sorted(totals.items()) if k != "rows" and not k.startswith("_")},
-            "files": [r.shard.to_json() for r in mine],
+            "files": [shard.to_json() for shard in listed([r.shard for r in mine])],
         }
     quarantine = sorted(
         {q for r in results for q in r.quarantine} | set(job.quarantine),

@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from graves_data.pipelines.runner import SourceFile, Unit, UnitContext, UnitResult
 from graves_data.pipelines.text import chunk_table, id_counts, row_group_rows
-from graves_data.shards import ShardWriter
+from graves_data.shards import ShardWriter, card_splits
 from graves_data.storage import Location, resolve
 
 T = TypeVar("T")
@@ -136,7 +136,7 @@ def text_card(
 
     def card(manifest: Mapping[str, Any]) -> str:
         lines = ["---", "configs:", "- config_name: default", "  data_files:"]
-        for split in manifest["splits"]:
+        for split in card_splits(manifest):  # a split with no rows has no files to name
             lines += [f"  - split: {split}", f"    path: data/{split}-*"]
         lines += ["---", "", f"# {title}", "", summary, ""]
         lines += ["| split | rows | symbols | unknown |", "| --- | ---: | ---: | ---: |"]

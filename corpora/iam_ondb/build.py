@@ -22,6 +22,7 @@ from graves_data.pipelines.runner import (
     run_build,
 )
 from graves_data.schema import HANDWRITING
+from graves_data.shards import card_splits
 from graves_data.storage import Location, resolve
 from graves_data.synth.iam_ondb import IamSynthParams, synth_iam_ondb
 
@@ -89,7 +90,9 @@ def build(
 def dataset_card(manifest: Mapping[str, Any]) -> str:
     """README.md of the dataset: the Hub's YAML header, then provenance and cleaning."""
     splits = manifest["splits"]
-    yaml_files = "\n".join(f"  - split: {name}\n    path: data/{name}-*" for name in splits)
+    yaml_files = "\n".join(  # a split with no rows has no files to name
+        f"  - split: {name}\n    path: data/{name}-*" for name in card_splits(manifest)
+    )
     params = manifest["params"]
     writers = manifest.get("writers", {})
     rows = "\n".join(
