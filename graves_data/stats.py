@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from graves_data.errors import DatasetError
 from graves_data.schema import HANDWRITING
-from graves_data.shards import VOCAB, Dataset, open_dataset, read_json
+from graves_data.shards import READ_ERRORS, VOCAB, Dataset, open_dataset, read_json
 from graves_data.vocab import Vocab
 
 PERCENTILES = (5, 25, 50, 75, 95)
@@ -442,7 +442,10 @@ def find_line(target: str | Dataset, line_id: str) -> dict[str, Any]:
         raise DatasetError(f"{dataset.root.url}: a text dataset has no lines to draw")
     for shard in dataset.all_shards():
         with dataset.root.join(shard.path).open("rb") as handle:
-            table = pq.read_table(handle, filters=[("line_id", "=", line_id)])
+            try:
+                table = pq.read_table(handle, filters=[("line_id", "=", line_id)])
+            except READ_ERRORS as exc:
+                raise dataset.unreadable(shard.path, exc) from exc
         if table.num_rows:
             row = table.slice(0, 1).to_pylist()[0]
             row["offsets"] = np.asarray(row["offsets"], dtype=np.float32).reshape(-1, 3)

@@ -6,9 +6,13 @@ footer alone), its Arrow schema (against `graves_data.schema` for the dataset's 
 schema version, corpus and parameters stamped in its metadata, and the per-split totals the
 manifest reports; `vocab.json` against the manifest's `vocab.sha256`; the manifest's own
 `content_hash` against the shard list it holds, which is how a hand edit of the manifest shows
-(change a row count or a checksum and the recorded hash no longer fits). Files under the
-dataset that the manifest does not name are reported too (`.build/`, the resume records, is
-not part of the dataset and is ignored).
+(change a row count or a checksum and the recorded hash no longer fits); the manifest's own
+digest (`manifest_sha256`, over every other field: normalization, sources, writers,
+quarantine, report, params) and the dataset card's sha256 (`card`), so an edit of what the
+content hash does not cover shows too, and so does a deleted or edited README.md. Files under
+the dataset that the manifest does not name are reported too (`.build/`, the resume records,
+is not part of the dataset and is ignored). Shard numbers may skip: a unit that kept no rows
+writes no shard (`shards.listed`).
 
 Each finding is a `Problem` with a stable `code`, the `path` it concerns and a sentence; the
 dataset is intact only when there are none. Works on any fsspec URL (through `Location`).

@@ -109,3 +109,13 @@ def test_train_stops_with_one_line_before_any_checkpoint(damaged: Path, tmp_path
     assert result.exit_code == 2, result.output
     line = one_line(result.output)
     assert path.name in line and "graves-data verify" in line, line
+
+
+def test_show_names_the_shard(damaged: Path, tmp_path: Path) -> None:
+    path = shard(damaged, "valid")
+    truncate(path)
+    out = str(tmp_path / "line.svg")
+    result = CliRunner().invoke(main, ["show", str(damaged), "va-00007", "--out", out])
+    assert result.exit_code == 2, result.output
+    line = one_line(result.output)
+    assert path.name in line and "graves-data verify" in line, line
