@@ -8,6 +8,7 @@ the one type the writer and the trainer share.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NotRequired, TypedDict
@@ -18,9 +19,20 @@ import pyarrow as pa
 from graves_data import __version__
 from graves_data.errors import DatasetError
 from graves_data.schema import SCHEMA_VERSION
-from graves_data.shards import VOCAB, ShardInfo, content_hash
+from graves_data.shards import (
+    CARD,
+    MANIFEST,
+    VOCAB,
+    ShardInfo,
+    content_hash,
+    manifest_bytes,
+    manifest_digest,
+    sha256_hex,
+)
+from graves_data.storage import Location
 from graves_data.vocab import Vocab
 
+log = logging.getLogger(__name__)
 DatasetKind = Literal["handwriting", "text"]
 NORMALIZED_OVER = "dx, dy of every point but each line's first"
 
@@ -46,6 +58,8 @@ class Manifest(TypedDict):
     writers: NotRequired[dict[str, int]]
     report: NotRequired[dict[str, Any]]
     text: NotRequired[dict[str, Any]]
+    card: NotRequired[dict[str, str]]
+    manifest_sha256: NotRequired[str]  # shards.MANIFEST_DIGEST: the seal, written last
 
 
 def dataset_kind(schema: pa.Schema) -> DatasetKind:
@@ -81,6 +95,40 @@ def make_manifest(
     }
     manifest: Manifest = document  # type: ignore[assignment]
     return manifest
+
+
+def seal_manifest(root: Location, manifest: Manifest) -> None:
+    """Record the card's sha256 (where the dataset has one) and the manifest's own digest."""
+    card = root.join(CARD)
+    if card.exists():
+        manifest["card"] = {"path": CARD, "sha256": sha256_hex(card.read_bytes())}
+    manifest["manifest_sha256"] = manifest_digest(manifest)
+
+
+def write_manifest(root: Location, manifest: Manifest) -> None:
+    """The last write of a build: after it, the dataset exists. The manifest is sealed first
+    (`seal_manifest`), in place, so the caller holds what was written; splits with no rows are
+    reported (`warn_empty_splits`)."""
+    seal_manifest(root, manifest)
+    warn_empty_splits(root, manifest)
+    root.join(MANIFEST).write_atomic(manifest_bytes(manifest))
+
+
+def warn_empty_splits(root: Location, manifest: Manifest) -> None:
+    """A warning for each split that holds no rows: too small an input, or every input of it
+    quarantined. Such a split is listed with 0 rows and no files (an empty Parquet file is
+    one Hugging Face `datasets` cannot load), and the dataset card leaves it out."""
+    empty = [name for name, entry in manifest["splits"].items() if not entry.get("rows")]
+    if empty:
+        log.warning(
+            "%s: split%s %s hold%s no rows (too small an input, or all of it quarantined); "
+            "listed with 0 rows and no files, and left out of %s",
+            root.url,
+            "s" if len(empty) > 1 else "",
+            ", ".join(empty),
+            "" if len(empty) > 1 else "s",
+            CARD,
+        )
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,9 @@ DATA_DIR = "data"
 BUILD_DIR = ".build"
 ZSTD_LEVEL = 3
 DEFAULT_ROW_GROUP_ROWS = 256
+MANIFEST_DIGEST = "manifest_sha256"
+# what pyarrow raises on a damaged Parquet file ("magic bytes not found", a corrupt page)
+READ_ERRORS = (pa.ArrowException, OSError, ValueError)
 
 
 def shard_path(split: str, index: int, count: int) -> str:
@@ -145,9 +148,26 @@ def manifest_bytes(manifest: Mapping[str, Any]) -> bytes:
     return (strict_json(manifest, indent=2) + "\n").encode()
 
 
-def write_manifest(root: Location, manifest: Mapping[str, Any]) -> None:
-    """The last write of a build: after it, the dataset exists."""
-    root.join(MANIFEST).write_atomic(manifest_bytes(manifest))
+def manifest_digest(manifest: Mapping[str, Any]) -> str:
+    """The sha256 of every field of the manifest but the digest itself (canonical JSON): an
+    edit of any of them (normalization, sources, writers, quarantine, report, the card's
+    checksum) no longer fits it."""
+    rest = {k: v for k, v in manifest.items() if k != MANIFEST_DIGEST}
+    return hashlib.sha256(canonical_json(rest).encode()).hexdigest()
+
+
+def card_splits(manifest: Mapping[str, Any]) -> list[str]:
+    """The splits a dataset card names for the Hub: those with shards (a split with no rows
+    has none, and a YAML entry matching no file stops `datasets.load_dataset`)."""
+    return [name for name, entry in manifest["splits"].items() if entry.get("files")]
+
+
+def listed(shards: Sequence[ShardInfo]) -> list[ShardInfo]:
+    """The shards a manifest lists: those holding rows. A unit that kept no rows (all of its
+    input quarantined, or a split too small to reach it) leaves no file: a 0-row Parquet file
+    has no row group, and Hugging Face `datasets` refuses it ("BatchSize must be greater
+    than 0") for every split, not only its own. Its shard number is then skipped."""
+    return [shard for shard in shards if shard.rows > 0]
 
 
 def read_json(location: Location) -> Any:
@@ -184,21 +204,42 @@ class Dataset:
         return [shard for split in self.splits for shard in self.shards(split)]
 
     def open_shard(self, shard: ShardInfo) -> pq.ParquetFile:
-        return pq.ParquetFile(self.root.join(shard.path).open("rb"))
+        return self.parquet_file(shard.path, self.root.join(shard.path).open("rb"))
+
+    def unreadable(self, path: str, exc: BaseException) -> DatasetError:
+        """The one line for a shard that does not decode (truncated, overwritten, damaged)."""
+        return DatasetError(
+            f"{self.root.join(path).url}: not a readable Parquet shard ({exc}); "
+            f"run `graves-data verify {self.root.url}`"
+        )
+
+    def parquet_file(self, path: str, handle: Any) -> pq.ParquetFile:
+        """`pq.ParquetFile` of the shard at `path`, open as `handle`; a DatasetError where its
+        footer cannot be read."""
+        try:
+            return pq.ParquetFile(handle)
+        except READ_ERRORS as exc:
+            raise self.unreadable(path, exc) from exc
 
     def iter_batches(
         self, split: str, columns: Sequence[str] | None = None, batch_size: int = 1024
     ) -> Iterator[pa.RecordBatch]:
         for shard in self.shards(split):
             with self.root.join(shard.path).open("rb") as handle:
-                parquet = pq.ParquetFile(handle)
-                yield from parquet.iter_batches(batch_size=batch_size, columns=columns)
+                parquet = self.parquet_file(shard.path, handle)
+                try:
+                    yield from parquet.iter_batches(batch_size=batch_size, columns=columns)
+                except READ_ERRORS as exc:
+                    raise self.unreadable(shard.path, exc) from exc
 
     def table(self, split: str, columns: Sequence[str] | None = None) -> pa.Table:
         tables = []
         for shard in self.shards(split):
             with self.root.join(shard.path).open("rb") as handle:
-                tables.append(pq.read_table(handle, columns=columns))
+                try:
+                    tables.append(pq.read_table(handle, columns=columns))
+                except READ_ERRORS as exc:
+                    raise self.unreadable(shard.path, exc) from exc
         if not tables:
             raise DatasetError(f"{self.root.url}: split {split!r} has no shards")
         return pa.concat_tables(tables)

@@ -1,7 +1,9 @@
 """`graves-data stats` and `show`: what a built dataset holds, from its shards and manifest.
 
-Reads only the columns it needs, batch by batch, so memory stays small whatever the corpus size.
-Text datasets are described by `graves_data.textstats`.
+The figures are computed by polars over lazy scans of the shards (`pl.scan_parquet` of the
+split's files, `.collect()` on the streaming engine): only the columns a figure needs are read,
+in morsels, so memory stays small whatever the corpus size. Text datasets are described by
+`graves_data.textstats`, through the same `scan`.
 """
 
 from __future__ import annotations
@@ -12,17 +14,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
-import pyarrow.compute as pc
+import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from graves_data.errors import DatasetError
-from graves_data.schema import HANDWRITING_COUNTS, strict_json
-from graves_data.shards import Dataset, open_dataset
+from graves_data.schema import HANDWRITING, HANDWRITING_COUNTS, strict_json
+from graves_data.shards import READ_ERRORS, Dataset, open_dataset
 from graves_data.vocab import Vocab
 
 PERCENTILES = (5, 25, 50, 75, 95)
 SUMMED = tuple(HANDWRITING_COUNTS.values())
+LENGTHS = ("n_points", "n_chars", "n_strokes")
+OFFSET_LIMIT = 150.0  # board units either side of 0 in offsets.png
 
 
 def compute(target: str | Dataset) -> dict[str, Any]:
@@ -55,59 +59,126 @@ def quarantine_counts(entries: Iterable[Mapping[str, str]]) -> dict[str, int]:
     return dict(sorted(Counter(e.get("code", "unknown") for e in entries).items()))
 
 
-def percentiles(values: npt.NDArray[np.int64]) -> dict[str, float]:
-    if len(values) == 0:
+# ---------------------------------------------------------------------------------------------
+# scans
+
+
+def scan(dataset: Dataset, split: str, empty: pa.Schema) -> pl.LazyFrame:
+    """A lazy scan of one split's shards. Each footer is read first (with pyarrow), so a
+    truncated or overwritten shard is a DatasetError naming it; a split with no shards is
+    an empty frame of `empty`'s columns."""
+    sources: list[Any] = []
+    for shard in dataset.shards(split):
+        location = dataset.root.join(shard.path)
+        with location.open("rb") as handle:
+            dataset.parquet_file(shard.path, handle)
+        # a local file is scanned where it is; another store's bytes are handed over whole
+        sources.append(location.path if location.is_local else location.read_bytes())
+    if not sources:
+        return pl.from_arrow(empty.empty_table()).lazy()  # type: ignore[union-attr]
+    return pl.scan_parquet(sources, hive_partitioning=False)
+
+
+def collect(dataset: Dataset, split: str, *frames: pl.LazyFrame) -> list[pl.DataFrame]:
+    """Collect `frames` together (one pass over the shards they share); a shard damaged
+    past its footer is a DatasetError, not a polars traceback."""
+    try:
+        return pl.collect_all(list(frames), engine="streaming")
+    except pl.exceptions.PolarsError as exc:
+        raise DatasetError(
+            f"{dataset.root.url}: a shard of split {split!r} does not decode ({exc}); "
+            f"run `graves-data verify {dataset.root.url}`"
+        ) from exc
+
+
+# ---------------------------------------------------------------------------------------------
+# handwriting
+
+
+def percentiles(frame: pl.DataFrame, column: str) -> dict[str, float]:
+    """p5 ... p95 (numpy's default, linear interpolation), max and mean of one summary row."""
+    if frame[f"{column}.max"][0] is None:
         return {}
-    out = {f"p{p}": float(np.percentile(values, p)) for p in PERCENTILES}
-    out["max"] = float(values.max())
-    out["mean"] = float(values.mean())
+    out = {f"p{p}": float(frame[f"{column}.p{p}"][0]) for p in PERCENTILES}
+    out["max"] = float(frame[f"{column}.max"][0])
+    out["mean"] = float(frame[f"{column}.mean"][0])
     return out
 
 
+def _summary_exprs() -> list[pl.Expr]:
+    exprs = [pl.len().alias("rows"), *(pl.col(c).cast(pl.Int64).sum().alias(c) for c in SUMMED)]
+    exprs.append(pl.col("writer_id").drop_nulls().n_unique().alias("writers"))
+    for column in LENGTHS:
+        values = pl.col(column).cast(pl.Float64)
+        exprs += [
+            *(
+                values.quantile(p / 100, interpolation="linear").alias(f"{column}.p{p}")
+                for p in PERCENTILES
+            ),
+            values.max().alias(f"{column}.max"),
+            values.mean().alias(f"{column}.mean"),
+        ]
+    return exprs
+
+
+def char_counts_frame(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """(char, count) of every character (code point) of the `text` column."""
+    return (
+        frame.select(pl.col("text").str.split("").alias("char"))
+        .explode("char")
+        .drop_nulls("char")
+        .filter(pl.col("char") != "")
+        .group_by("char")
+        .agg(pl.len().alias("count"))
+    )
+
+
+def by_count(item: tuple[str, int]) -> tuple[int, str]:
+    """Most frequent first, ties by character."""
+    return -item[1], item[0]
+
+
 def split_stats(dataset: Dataset, split: str, vocab: Vocab) -> dict[str, Any]:
-    columns = ["writer_id", "text", *SUMMED]
-    sums = dict.fromkeys(SUMMED, 0)
-    lengths: dict[str, list[npt.NDArray[np.int64]]] = {
-        "n_points": [],
-        "n_chars": [],
-        "n_strokes": [],
-    }
-    writers: set[str] = set()
-    chars: Counter[str] = Counter()
-    rows = 0
-    for batch in dataset.iter_batches(split, columns=columns):
-        rows += batch.num_rows
-        for name in SUMMED:
-            column = batch.column(name)
-            sums[name] += int(pc.sum(column).as_py() or 0)
-            if name in lengths:
-                lengths[name].append(column.to_numpy().astype(np.int64))
-        writers.update(w for w in batch.column("writer_id").to_pylist() if w is not None)
-        for text in batch.column("text").to_pylist():
-            chars.update(text)
+    frame = scan(dataset, split, HANDWRITING).select("writer_id", "text", *SUMMED)
+    summary, counted = collect(
+        dataset, split, frame.select(_summary_exprs()), char_counts_frame(frame)
+    )
+    chars = {str(c): int(n) for c, n in counted.iter_rows()}
     total_chars = sum(chars.values())
     oov = {c: n for c, n in chars.items() if vocab.id_of(c) is None}
     return {
-        "lines": rows,
-        "points": sums["n_points"],
-        "strokes": sums["n_strokes"],
-        "chars": sums["n_chars"],
-        "writers": len(writers),
+        "lines": int(summary["rows"][0]),
+        "points": int(summary["n_points"][0] or 0),
+        "strokes": int(summary["n_strokes"][0] or 0),
+        "chars": int(summary["n_chars"][0] or 0),
+        "writers": int(summary["writers"][0]),
         "cleaning": {
-            "interpolated": sums["n_interpolated"],
-            "dropped": sums["n_dropped"],
-            "time_repaired": sums["n_time_repaired"],
-            "empty_strokes": sums["n_empty_strokes"],
+            "interpolated": int(summary["n_interpolated"][0] or 0),
+            "dropped": int(summary["n_dropped"][0] or 0),
+            "time_repaired": int(summary["n_time_repaired"][0] or 0),
+            "empty_strokes": int(summary["n_empty_strokes"][0] or 0),
         },
-        "length": {
-            name.removeprefix("n_"): percentiles(
-                np.concatenate(parts) if parts else np.zeros(0, np.int64)
-            )
-            for name, parts in lengths.items()
-        },
-        "coverage": (total_chars - sum(oov.values())) / total_chars if total_chars else 1.0,
-        "oov": dict(sorted(oov.items(), key=lambda item: (-item[1], item[0]))),
+        "length": {name.removeprefix("n_"): percentiles(summary, name) for name in LENGTHS},
+        # no coverage over no characters: an empty split has none to cover
+        "coverage": (total_chars - sum(oov.values())) / total_chars if total_chars else None,
+        "oov": dict(sorted(oov.items(), key=by_count)),
+        "char_counts": dict(sorted(chars.items(), key=by_count)),
     }
+
+
+def percent(share: float | None, digits: int = 2) -> str:
+    """A share as a percentage that never rounds to a bound it does not reach: one unknown
+    character in 30,000 is ">99.99%", not "100.00%"; one in a million is "<0.01%", not
+    "0.00%". An absent share (an empty split) is "-"."""
+    if share is None:
+        return "-"
+    shown = f"{100 * share:.{digits}f}"
+    step = 10.0**-digits
+    if share < 1 and float(shown) >= 100:
+        return f">{100 - step:.{digits}f}%"
+    if share > 0 and float(shown) <= 0:
+        return f"<{step:.{digits}f}%"
+    return f"{shown}%"
 
 
 def to_json(report: Mapping[str, Any]) -> str:
@@ -155,7 +226,7 @@ def _print_handwriting(report: Mapping[str, Any], console: Any) -> None:
     for name, s in report["splits"].items():
         table.add_row(
             name, f"{s['lines']:,}", f"{s['points']:,}", f"{s['strokes']:,}", f"{s['chars']:,}",
-            str(s["writers"]), f"{100 * s['coverage']:.2f}%",
+            str(s["writers"]), percent(s["coverage"]),
             f"{s['cleaning']['interpolated']:,}", f"{s['cleaning']['dropped']:,}",
         )  # fmt: skip
     console.print(table)
@@ -201,7 +272,7 @@ def _pct(values: Mapping[str, float]) -> str:
 
 
 def plot(target: str | Dataset, report: Mapping[str, Any], folder: str) -> list[Path]:
-    """PNG histograms: points per line, offsets (dx, dy), characters."""
+    """PNGs: points per line (one panel per split), offsets (dx, dy), character frequencies."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -222,52 +293,133 @@ def plot(target: str | Dataset, report: Mapping[str, Any], folder: str) -> list[
     return written
 
 
+def _save(fig: Any, path: Path, plt: Any) -> Path:
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
 def _plot_lengths(dataset: Dataset, out: Path, plt: Any) -> Path:
-    fig, ax = plt.subplots(figsize=(8, 4))
-    for split in dataset.splits:
-        values = np.concatenate(
-            [b.column("n_points").to_numpy() for b in dataset.iter_batches(split, ["n_points"])]
-            or [np.zeros(0)]
+    """One panel per split, the same bins and x axis in each: overlaid, four splits hide
+    each other."""
+    from matplotlib.ticker import MaxNLocator
+
+    values = {
+        split: collect(dataset, split, scan(dataset, split, HANDWRITING).select("n_points"))[0]
+        .to_series()
+        .to_numpy()
+        for split in dataset.splits
+    }
+    largest = max((int(v.max()) for v in values.values() if len(v)), default=1)
+    edges = np.linspace(0, largest, 51)
+    fig, axes = plt.subplots(
+        len(values), 1, figsize=(8, 1.8 * len(values) + 0.6), sharex=True, squeeze=False
+    )
+    for ax, (split, points) in zip(axes[:, 0], values.items(), strict=True):
+        ax.hist(points, bins=edges, color="tab:blue")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel("lines")
+        note = f"{len(points):,} lines, median {np.median(points):,.0f}" if len(points) else "empty"
+        ax.set_title(f"{split}: {note}", fontsize=10, loc="left")
+    axes[-1, 0].set_xlabel("points per line")
+    fig.tight_layout()
+    return _save(fig, out / "points_per_line.png", plt)
+
+
+def offset_histogram(
+    dataset: Dataset, split: str, limit: float = OFFSET_LIMIT, bins: int = 120
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """(edges, counts of dx and dy in `bins` bins over [-limit, limit], points beyond the
+    range for dx and dy), counted by polars over the split's offsets."""
+    width = 2 * limit / bins
+    points = (
+        scan(dataset, split, HANDWRITING)
+        .select(pl.col("offsets").explode().alias("p"))
+        .drop_nulls("p")
+        .select(pl.col("p").arr.get(0).alias("dx"), pl.col("p").arr.get(1).alias("dy"))
+    )
+    frames = [
+        points.select(
+            pl.when(pl.col(axis) == limit)  # the right edge belongs to the last bin
+            .then(bins - 1)
+            .otherwise(((pl.col(axis) + limit) / width).floor())
+            .cast(pl.Int64)
+            .alias("bin")
         )
-        ax.hist(values, bins=50, alpha=0.6, label=split)
-    ax.set_xlabel("points per line")
-    ax.set_ylabel("lines")
-    ax.legend()
-    path = out / "points_per_line.png"
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return path
+        .group_by("bin")
+        .agg(pl.len().alias("count"))
+        for axis in ("dx", "dy")
+    ]
+    counts = np.zeros((2, bins), dtype=np.int64)
+    beyond = np.zeros(2, dtype=np.int64)
+    for axis, frame in enumerate(collect(dataset, split, *frames)):
+        for index, count in frame.iter_rows():
+            if 0 <= index < bins:
+                counts[axis, index] += count
+            else:
+                beyond[axis] += count
+    return np.linspace(-limit, limit, bins + 1), counts, beyond
 
 
-def _plot_offsets(dataset: Dataset, out: Path, plt: Any, limit: float = 150.0) -> Path:
-    """Histograms of dx and dy over the first split, accumulated batch by batch."""
-    edges = np.linspace(-limit, limit, 121)
-    counts = np.zeros((2, len(edges) - 1), dtype=np.int64)
+def _plot_offsets(dataset: Dataset, out: Path, plt: Any, limit: float = OFFSET_LIMIT) -> Path:
+    """Histograms of dx and dy over the first split, on a log scale, within +-limit; how many
+    points lie beyond is written on each panel."""
     split = dataset.splits[0]
-    for batch in dataset.iter_batches(split, ["offsets"]):
-        flat = batch.column("offsets").flatten().flatten().to_numpy().reshape(-1, 3)
-        for axis in (0, 1):
-            counts[axis] += np.histogram(flat[:, axis], bins=edges)[0]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    edges, counts, beyond = offset_histogram(dataset, split, limit)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
     for axis, name in ((0, "dx"), (1, "dy")):
-        axes[axis].bar(edges[:-1], counts[axis], width=np.diff(edges), align="edge")
-        axes[axis].set_yscale("log")
-        axes[axis].set_xlabel(f"{name} (board units, {split})")
-    path = out / "offsets.png"
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return path
+        ax = axes[axis]
+        ax.bar(edges[:-1], counts[axis], width=np.diff(edges), align="edge")
+        ax.set_yscale("log")
+        ax.set_xlabel(f"{name} (board units)")
+        total = int(counts[axis].sum() + beyond[axis])
+        share = percent(beyond[axis] / total if total else None)
+        ax.set_title(
+            f"{name}: {beyond[axis]:,} of {total:,} points ({share}) beyond \u00b1{limit:g}, "
+            "not shown",
+            fontsize=9,
+        )
+    axes[0].set_ylabel("points (log scale)")
+    fig.suptitle(f"pen offsets between points, split {split}")
+    fig.tight_layout()
+    return _save(fig, out / "offsets.png", plt)
 
 
 def _plot_chars(report: Mapping[str, Any], out: Path, plt: Any) -> Path:
-    fig, ax = plt.subplots(figsize=(8, 4))
-    names = list(report["splits"])
-    ax.bar(names, [report["splits"][n]["chars"] for n in names])
-    ax.set_ylabel("characters")
-    path = out / "characters.png"
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    """Character frequencies: each split's share of every character, in the order of the
+    first split's counts, on a log scale; characters outside the vocabulary in red."""
+    splits = report["splits"]
+    order: list[str] = []
+    for s in splits.values():
+        order += [c for c in s["char_counts"] if c not in order]
+    fig, axes = plt.subplots(
+        len(splits), 1, figsize=(max(8.0, 0.16 * len(order) + 1), 2.0 * len(splits) + 0.8),
+        sharex=True, squeeze=False,
+    )  # fmt: skip
+    x = np.arange(len(order))
+    for ax, (split, s) in zip(axes[:, 0], splits.items(), strict=True):
+        total = max(1, sum(s["char_counts"].values()))
+        shares = [s["char_counts"].get(c, 0) / total for c in order]
+        colors = ["tab:red" if c in s["oov"] else "tab:blue" for c in order]
+        ax.bar(x, shares, color=colors, width=0.8)
+        ax.set_yscale("log")
+        ax.set_ylabel("share")
+        outside = sum(s["oov"].values())
+        ax.set_title(
+            f"{split}: {total:,} characters, {len(s['char_counts'])} distinct, "
+            f"{outside:,} outside the vocabulary (red)",
+            fontsize=10, loc="left",
+        )  # fmt: skip
+    axes[-1, 0].set_xticks(x, [_label(c) for c in order], fontsize=7, family="monospace")
+    axes[-1, 0].set_xlabel("character (most frequent in the first split first)")
+    fig.tight_layout()
+    return _save(fig, out / "characters.png", plt)
+
+
+def _label(char: str) -> str:
+    if char == " ":
+        return "\u2423"  # open box: a space
+    return char if char.isprintable() else repr(char)[1:-1]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -281,7 +433,10 @@ def find_line(target: str | Dataset, line_id: str) -> dict[str, Any]:
         raise DatasetError(f"{dataset.root.url}: a text dataset has no lines to draw")
     for shard in dataset.all_shards():
         with dataset.root.join(shard.path).open("rb") as handle:
-            table = pq.read_table(handle, filters=[("line_id", "=", line_id)])
+            try:
+                table = pq.read_table(handle, filters=[("line_id", "=", line_id)])
+            except READ_ERRORS as exc:
+                raise dataset.unreadable(shard.path, exc) from exc
         if table.num_rows:
             row = table.slice(0, 1).to_pylist()[0]
             row["offsets"] = np.asarray(row["offsets"], dtype=np.float32).reshape(-1, 3)

@@ -22,8 +22,11 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import polars as pl
+import pyarrow as pa
 
 from graves_data.shards import Dataset
+from graves_data.stats import collect, percent, scan
 from graves_data.vocab import Vocab
 
 TOP_SYMBOLS = 40
@@ -34,20 +37,27 @@ def load_text_vocab(dataset: Dataset) -> Vocab:
 
 
 def split_counts(dataset: Dataset, split: str, vocab_size: int) -> tuple[int, npt.NDArray[Any]]:
-    """(rows, count of each id) over the real symbols of a split, read batch by batch."""
+    """(rows, count of each id) over the real symbols of a split: a polars lazy scan, each
+    row's ids cut to its `length` (the padding left out), counted by id."""
+    shards = dataset.shards(split)
     counts = np.zeros(vocab_size, dtype=np.int64)
-    rows = 0
-    for batch in dataset.iter_batches(split, columns=["ids", "length"], batch_size=8192):
-        rows += batch.num_rows
-        if not batch.num_rows:
-            continue
-        column = batch.column(0)
-        seq_len = column.type.list_size
-        ids = column.flatten().to_numpy(zero_copy_only=False).reshape(-1, seq_len)
-        lengths = batch.column(1).to_numpy(zero_copy_only=False)
-        real = ids[np.arange(seq_len)[None, :] < lengths[:, None]]
-        counts += np.bincount(real.astype(np.int64), minlength=vocab_size)[:vocab_size]
-    return rows, counts
+    if not shards:
+        return 0, counts
+    frame = scan(dataset, split, pa.schema([])).select("ids", "length")
+    rows, by_id = collect(
+        dataset,
+        split,
+        frame.select(pl.len().alias("rows")),
+        frame.select(pl.col("ids").arr.to_list().list.head(pl.col("length")).alias("id"))
+        .explode("id")
+        .drop_nulls("id")
+        .group_by("id")
+        .agg(pl.len().alias("count")),
+    )
+    for symbol, count in by_id.iter_rows():
+        if 0 <= symbol < vocab_size:
+            counts[symbol] += count
+    return int(rows["rows"][0]), counts
 
 
 def entropy_bits(counts: npt.NDArray[Any]) -> float:
@@ -83,9 +93,10 @@ def text_stats(dataset: Dataset) -> dict[str, Any]:
             "symbols": symbols,
             "distinct": int(np.count_nonzero(counts)),
             "unknown": unknown,
-            "oov_rate": unknown / symbols if symbols else 0.0,
-            "unigram_bits": entropy_bits(counts),
-            "train_unigram_bits": cross_entropy_bits(counts, train),
+            # no rate over no symbols: an empty split has none (None, shown as "-")
+            "oov_rate": unknown / symbols if symbols else None,
+            "unigram_bits": entropy_bits(counts) if symbols else None,
+            "train_unigram_bits": cross_entropy_bits(counts, train) if symbols else None,
             "counts": {vocab.symbols[i]: int(n) for i, n in enumerate(counts) if n},
         }
     manifest = dataset.manifest
@@ -132,9 +143,9 @@ def print_text_stats(report: Mapping[str, Any], console: Any) -> None:
             f"{s['rows']:,}",
             f"{s['symbols']:,}",
             str(s["distinct"]),
-            f"{100 * s['oov_rate']:.3f}%",
-            f"{s['unigram_bits']:.3f}",
-            f"{s['train_unigram_bits']:.3f}",
+            percent(s["oov_rate"], 3),
+            _bits(s["unigram_bits"]),
+            _bits(s["train_unigram_bits"]),
         )
     console.print(table)
     name, first = next(iter(report["splits"].items()), ("", None))
@@ -161,6 +172,10 @@ def print_text_stats(report: Mapping[str, Any], console: Any) -> None:
         console.print("quarantine: nothing left out")
 
 
+def _bits(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
 def plot_text_stats(dataset: Dataset, report: Mapping[str, Any], out: Path) -> Iterator[Path]:
     """PNG: symbol frequencies (rank / frequency, log scale) per split."""
     import matplotlib
@@ -170,6 +185,8 @@ def plot_text_stats(dataset: Dataset, report: Mapping[str, Any], out: Path) -> I
 
     fig, ax = plt.subplots(figsize=(8, 4))
     for split, s in report["splits"].items():
+        if not s["symbols"]:
+            continue  # an empty split has no frequencies to draw
         counts = sorted(s["counts"].values(), reverse=True)
         total = max(1, s["symbols"])
         ax.plot(range(1, len(counts) + 1), [c / total for c in counts], label=split)

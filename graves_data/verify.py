@@ -6,9 +6,13 @@ footer alone), its Arrow schema (against `graves_data.schema` for the dataset's 
 schema version, corpus and parameters stamped in its metadata, and the per-split totals the
 manifest reports; `vocab.json` against the manifest's `vocab.sha256`; the manifest's own
 `content_hash` against the shard list it holds, which is how a hand edit of the manifest shows
-(change a row count or a checksum and the recorded hash no longer fits). Files under the
-dataset that the manifest does not name are reported too (`.build/`, the resume records, is
-not part of the dataset and is ignored).
+(change a row count or a checksum and the recorded hash no longer fits); the manifest's own
+digest (`manifest_sha256`, over every other field: normalization, sources, writers,
+quarantine, report, params) and the dataset card's sha256 (`card`), so an edit of what the
+content hash does not cover shows too, and so does a deleted or edited README.md. Files under
+the dataset that the manifest does not name are reported too (`.build/`, the resume records,
+is not part of the dataset and is ignored). Shard numbers may skip: a unit that kept no rows
+writes no shard (`shards.listed`).
 
 Each finding is a `Problem` with a stable `code`, the `path` it concerns and a sentence; the
 dataset is intact only when there are none. Works on any fsspec URL (through `Location`).
@@ -45,9 +49,12 @@ from graves_data.shards import (
     CARD,
     DATA_DIR,
     MANIFEST,
+    MANIFEST_DIGEST,
     VOCAB,
     ShardInfo,
     content_hash,
+    manifest_digest,
+    sha256_hex,
 )
 from graves_data.storage import TMP_MARK, Location, resolve
 from graves_data.vocab import id_type
@@ -115,6 +122,8 @@ def verify(target: str | Location) -> VerifyReport:
     expected = _expected_files(manifest, report)
     vocab_size = _check_vocab(root, manifest, report)
     _check_content_hash(manifest, report)
+    _check_digest(manifest, report)
+    _check_card(root, manifest, report)
     schema = _expected_schema(manifest, vocab_size, report)
     sums: dict[str, dict[str, int]] = {}
     complete = True
@@ -190,15 +199,15 @@ def _listed_shards(
 
 def _expected_files(manifest: Mapping[str, Any], report: VerifyReport) -> set[str]:
     """The paths the manifest names; shard names are checked against their split and count."""
-    names: set[str] = {MANIFEST, VOCAB, CARD}
+    names: set[str] = {MANIFEST, VOCAB, *([CARD] if "card" in manifest else [])}
     for split, entry in manifest["splits"].items():
         files = entry.get("files", [])
         paths = [str(f.get("path", "")) for f in files if isinstance(f, dict)]
-        for index, path in enumerate(paths):
+        for path in paths:
             if path in names:
                 report.add("manifest-edited", MANIFEST, f"{path} is listed twice")
             names.add(path)
-            _check_shard_name(path, split, index, len(paths), report)
+        _check_shard_names(paths, split, report)
         rows = sum(int(f.get("rows", 0)) for f in files if isinstance(f, dict))
         if entry.get("rows") != rows:
             report.add(
@@ -209,19 +218,34 @@ def _expected_files(manifest: Mapping[str, Any], report: VerifyReport) -> set[st
     return names
 
 
-def _check_shard_name(path: str, split: str, index: int, count: int, report: VerifyReport) -> None:
-    match = SHARD_NAME.match(path)
-    if (
-        match is None
-        or match["split"] != split
-        or int(match["index"]) != index
-        or int(match["count"]) != count
-    ):
-        want = f"{DATA_DIR}/{split}-{index:05d}-of-{count:05d}.parquet"
+def _check_shard_names(paths: list[str], split: str, report: VerifyReport) -> None:
+    """`data/<split>-<i>-of-<n>.parquet`, `i` increasing below the one `n` of the split. A
+    number may be skipped: a unit that kept no rows writes no shard (`shards.listed`)."""
+    previous, counts = -1, set()
+    for path in paths:
+        match = SHARD_NAME.match(path)
+        if match is None or match["split"] != split:
+            want = f"{DATA_DIR}/{split}-<i>-of-<n>.parquet"
+            report.add(
+                "manifest-edited",
+                MANIFEST,
+                f"a shard of split {split} is listed as {path!r}, not {want!r}",
+            )
+            continue
+        index, count = int(match["index"]), int(match["count"])
+        counts.add(count)
+        if not previous < index < count:
+            report.add(
+                "manifest-edited",
+                MANIFEST,
+                f"shard {path!r} of split {split} is out of order, or beyond its count",
+            )
+        previous = index
+    if len(counts) > 1:
         report.add(
             "manifest-edited",
             MANIFEST,
-            f"shard {index} of split {split} is listed as {path!r}, not {want!r}",
+            f"the shards of split {split} disagree on their count ({sorted(counts)})",
         )
 
 
@@ -243,6 +267,48 @@ def _check_content_hash(manifest: Mapping[str, Any], report: VerifyReport) -> No
             MANIFEST,
             f"content_hash {manifest['content_hash']} does not match the shards and vocabulary "
             f"it lists (recomputed {recomputed}): the manifest was edited",
+        )
+
+
+def _check_digest(manifest: Mapping[str, Any], report: VerifyReport) -> None:
+    """The manifest's own digest covers every field the content hash does not: the
+    normalization a trainer reads, sources, writers, quarantine, report, the card's sha256."""
+    recorded = manifest.get(MANIFEST_DIGEST)
+    if recorded is None:
+        report.add(
+            "manifest-unsealed",
+            MANIFEST,
+            f"no {MANIFEST_DIGEST} (deleted, or written by an older graves-data): its "
+            "normalization, sources, quarantine and card cannot be checked; build it again",
+        )
+        return
+    recomputed = manifest_digest(manifest)
+    if recorded != recomputed:
+        report.add(
+            "manifest-edited",
+            MANIFEST,
+            f"{MANIFEST_DIGEST} {recorded} does not match the manifest (recomputed "
+            f"{recomputed}): a field was edited (normalization, sources, writers, quarantine, "
+            "report, card, ...)",
+        )
+
+
+def _check_card(root: Location, manifest: Mapping[str, Any], report: VerifyReport) -> None:
+    """README.md, whose YAML names the files the Hub's `load_dataset` reads, as written."""
+    recorded = manifest.get("card")
+    if not isinstance(recorded, Mapping):
+        return  # no card was written; a README.md is then an extra file
+    location = root.join(CARD)
+    if not location.exists():
+        report.add("missing-card", CARD, "missing (the manifest records its sha256)")
+        return
+    digest = sha256_hex(location.read_bytes())
+    if digest != recorded.get("sha256"):
+        report.add(
+            "card-edited",
+            CARD,
+            f"sha256 {digest}, the manifest records {recorded.get('sha256')}: the dataset "
+            "card (whose YAML names the files `load_dataset` reads) was changed",
         )
 
 

@@ -39,7 +39,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from graves_data.errors import DatasetError, UsageError
 from graves_data.models.config import LoaderConfig
-from graves_data.shards import VOCAB, Dataset, open_dataset, read_json
+from graves_data.shards import READ_ERRORS, VOCAB, Dataset, open_dataset, read_json
 from graves_data.vocab import Vocab
 
 T = TypeVar("T")
@@ -71,13 +71,30 @@ def open_kind(source: str | Dataset, kind: Kind) -> Dataset:
             f"{dataset.root.url}: a {found} dataset, not a {kind} dataset "
             f"(train it with `graves-data train {other}`)"
         )
+    check_footers(dataset)
     return dataset
+
+
+_FOOTERS_READ: set[tuple[str, str]] = set()
+
+
+def check_footers(dataset: Dataset) -> None:
+    """Read every shard's footer, once per process and dataset (a small read each), so that a
+    truncated or overwritten shard stops a run before its first step, not at its first
+    validation after a checkpoint."""
+    key = (dataset.root.url, str(dataset.manifest.get("content_hash")))
+    if key in _FOOTERS_READ:
+        return
+    for shard in dataset.all_shards():
+        with dataset.root.join(shard.path).open("rb") as handle:
+            dataset.parquet_file(shard.path, handle)
+    _FOOTERS_READ.add(key)
 
 
 def _schema_names(dataset: Dataset) -> list[str]:
     for shard in dataset.all_shards():
         with dataset.root.join(shard.path).open("rb") as handle:
-            return list(pq.ParquetFile(handle).schema_arrow.names)
+            return list(dataset.parquet_file(shard.path, handle).schema_arrow.names)
     return []
 
 
@@ -156,7 +173,7 @@ def row_groups(dataset: Dataset, split: str) -> list[RowGroup]:
         if shard.rows == 0:
             continue
         with dataset.root.join(shard.path).open("rb") as handle:
-            meta = pq.ParquetFile(handle).metadata
+            meta = dataset.parquet_file(shard.path, handle).metadata
         for i in range(meta.num_row_groups):
             groups.append(RowGroup(shard.path, i, meta.row_group(i).num_rows))
     return groups
@@ -175,8 +192,11 @@ class ShardFiles:
         if parquet is None:
             handle = self.dataset.root.join(group.path).open("rb")
             self._handles[group.path] = handle
-            parquet = self._files[group.path] = pq.ParquetFile(handle)
-        return parquet.read_row_group(group.index, columns=list(columns))
+            parquet = self._files[group.path] = self.dataset.parquet_file(group.path, handle)
+        try:
+            return parquet.read_row_group(group.index, columns=list(columns))
+        except READ_ERRORS as exc:  # a shard damaged since its footer was read
+            raise self.dataset.unreadable(group.path, exc) from exc
 
     def close(self) -> None:
         for handle in self._handles.values():
@@ -561,7 +581,7 @@ def seq_len(dataset: Dataset) -> int:
     """Symbols per chunk of a text dataset, from its shards' schema."""
     for shard in dataset.all_shards():
         with dataset.root.join(shard.path).open("rb") as handle:
-            ids = pq.ParquetFile(handle).schema_arrow.field("ids").type
+            ids = dataset.parquet_file(shard.path, handle).schema_arrow.field("ids").type
         return int(ids.list_size)
     raise DatasetError(f"{dataset.root.url}: no shards")
 

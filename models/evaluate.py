@@ -98,7 +98,14 @@ def evaluate_model(
             _, step_sums, carry = task.forward(model, batch.to(device), carry, Clip())
         _accumulate(sums, step_sums)
     model.train(was_training)
-    return task.summarize(_reduce(sums, info))
+    reduced = _reduce({task.unit: torch.zeros(()), **sums}, info)
+    if not reduced[task.unit]:
+        # a mean over nothing would read NLL 0.0 / 0 bits per character: a perfect model
+        raise DatasetError(
+            f"split {split!r} holds no {task.unit} to score (an empty split): no metric over "
+            "nothing; evaluate on another split"
+        )
+    return task.summarize(reduced)
 
 
 def dynamic_evaluation(

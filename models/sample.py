@@ -12,6 +12,8 @@ weights phi(t, u) as a heatmap under the sample (as the paper plots them).
 
 from __future__ import annotations
 
+import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,9 @@ from graves_data.storage import resolve
 from graves_data.vocab import Vocab
 
 Array = npt.NDArray[np.float32]
+MAX_BIAS = 100.0
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -187,14 +192,50 @@ def run_vocab(run: Path) -> Vocab:
     return Vocab.from_json(read_json(resolve(str(run / VOCAB))))
 
 
-def encode_text(vocab: Vocab, text: str) -> npt.NDArray[np.int64]:
-    """Ids of `text` (UTF-8 bytes for a byte vocabulary); unknown symbols map to <unk>."""
+def _symbols(vocab: Vocab, text: str) -> str:
+    """What the vocabulary holds of `text`: its characters, or its UTF-8 bytes as chr(b)."""
     if vocab.kind == "byte":
-        text = "".join(chr(b) for b in text.encode("utf-8"))
-    unknown = sorted({c for c in text if vocab.id_of(c) is None})
+        return "".join(chr(b) for b in text.encode("utf-8"))
+    return text
+
+
+def outside_vocabulary(vocab: Vocab, text: str) -> list[str]:
+    """The distinct characters of `text` the vocabulary has no id for, in order of appearance
+    (for a byte vocabulary: those with a byte it has no id for)."""
+    found = [c for c in text if any(vocab.id_of(s) is None for s in _symbols(vocab, c))]
+    return list(dict.fromkeys(found))
+
+
+def _named(chars: list[str]) -> str:
+    return ", ".join(f"{c!r} (U+{ord(c):04X})" for c in chars)
+
+
+def encode_text(vocab: Vocab, text: str) -> npt.NDArray[np.int64]:
+    """Ids of `text` (UTF-8 bytes for a byte vocabulary). A character the run's vocabulary
+    lacks is named in a warning and fed as <unk>; without <unk> it is refused."""
+    unknown = outside_vocabulary(vocab, text)
     if unknown and vocab.unk_id is None:
-        raise UsageError(f"characters {''.join(unknown)!r} are not in the run's vocabulary")
-    return vocab.encode(text).astype(np.int64)
+        raise UsageError(
+            f"--text: {_named(unknown)} not in the run's vocabulary, which has no <unk> to "
+            "stand in; leave them out"
+        )
+    if unknown:
+        log.warning(
+            "--text: %s not in the run's vocabulary: <unk> stands in for each",
+            _named(unknown),
+        )
+    return vocab.encode(_symbols(vocab, text)).astype(np.int64)
+
+
+def check_bias(bias: float) -> None:
+    """The paper's sampling bias b (eqs 61-62) is 0 (unbiased) or more; MAX_BIAS is far past
+    where samples stop changing (sigma = exp(sigma_hat - b) vanishes near b = 10)."""
+    if not math.isfinite(bias) or not 0.0 <= bias <= MAX_BIAS:
+        raise UsageError(
+            f"--bias {bias}: must be a number from 0 (unbiased) to {MAX_BIAS:g}; a negative "
+            "bias widens the mixture beyond what the network learnt (below -1 it inverts the "
+            "mixture weights)"
+        )
 
 
 def decode_ids(vocab: Vocab, ids: list[int]) -> str:
@@ -228,6 +269,7 @@ def sample_run(
     device: str = "cpu",
 ) -> SampleResult:
     """Sample from a trained run and write the drawing (or, for text, the characters)."""
+    check_bias(bias)
     loaded = load_run(run, device)
     if isinstance(loaded.model, CharLSTM):
         return _text_run(loaded, Path(run), Path(out), text or "", bias, steps or 500, seed)

@@ -12,6 +12,9 @@ DistributedDataParallel (gloo on CPU, NCCL on CUDA); process 0 writes the files.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import io
 import math
 import os
 import random
@@ -27,7 +30,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from graves_data.errors import DatasetError, UsageError
+from graves_data.errors import DatasetError, DiskFull, UsageError
 from graves_data.models.config import (
     RunConfig,
     SynthesisConfig,
@@ -98,9 +101,28 @@ def to_device(value: Any, device: torch.device) -> Any:
 
 
 def save_atomic(obj: Any, path: Path) -> None:
+    """torch.save under a temporary name, then one rename: the previous checkpoint stays until
+    the new one is whole. Serialised in memory first, so that a full disk is Python's OSError
+    (torch's own file writer reports it as a RuntimeError); nothing temporary survives a
+    failure."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(buffer.getbuffer())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            kept = "the previous checkpoint is kept" if path.exists() else "no checkpoint yet"
+            raise DiskFull(
+                f"{path}: disk full while saving the checkpoint ({buffer.tell():,} bytes); "
+                f"{kept} and nothing temporary is left; free space and run the same command "
+                "to resume"
+            ) from None
+        raise
 
 
 # ---------------------------------------------------------------------------------------------

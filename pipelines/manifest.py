@@ -9,6 +9,7 @@ from graves_data.corpus import params_dict
 from graves_data.download.sources import read_sources
 from graves_data.manifest import Manifest, dataset_kind, make_manifest
 from graves_data.pipelines.job import BuildJob, UnitResult
+from graves_data.shards import listed
 from graves_data.storage import Location
 from graves_data.vocab import Vocab
 
@@ -30,7 +31,7 @@ def split_entries(job: BuildJob, results: Sequence[UnitResult]) -> dict[str, dic
         splits[split] = {
             "rows": sum(r.shard.rows for r in mine),
             **{k: v for k, v in sorted(totals.items()) if k != "rows" and not k.startswith("_")},
-            "files": [r.shard.to_json() for r in mine],
+            "files": [shard.to_json() for shard in listed([r.shard for r in mine])],
         }
     return splits
 
@@ -55,7 +56,7 @@ def assemble_manifest(job: BuildJob, results: Sequence[UnitResult], vocab: Vocab
         quarantine=[q.to_json() for q in quarantine],
         extra=job.finalize(results) if job.finalize is not None else {},
         vocab=vocab,
-        shards=[r.shard for r in results],
+        shards=listed([r.shard for r in results]),  # no 0-row file: the Hub cannot read one
     )
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import posixpath
 
-from graves_data.manifest import Manifest
+from graves_data.manifest import Manifest, write_manifest
 from graves_data.pipelines.executors import execute as execute
 from graves_data.pipelines.executors import parallel_map as parallel_map
 from graves_data.pipelines.job import BadInputPolicy as BadInputPolicy
@@ -40,7 +40,7 @@ from graves_data.pipelines.manifest import assemble_manifest, sum_counts
 from graves_data.pipelines.output import check_no_overlap as check_no_overlap
 from graves_data.pipelines.output import claim, swap_into_place, write_plan
 from graves_data.pipelines.worker import run_unit as run_unit
-from graves_data.shards import CARD, DATA_DIR, VOCAB, write_manifest
+from graves_data.shards import CARD, DATA_DIR, VOCAB, listed
 from graves_data.storage import Location
 
 
@@ -74,7 +74,7 @@ def run_build(
     manifest = assemble_manifest(job, results, vocab)
     if job.card is not None:
         root.join(CARD).write_atomic(job.card(manifest).encode())
-    _remove_unplanned_shards(root, {r.shard.path for r in results})
+    _remove_unplanned_shards(root, {shard.path for shard in listed([r.shard for r in results])})
     write_manifest(root, manifest)
     if root.path != job.out.path:
         swap_into_place(root, job.out)

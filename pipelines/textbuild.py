@@ -23,6 +23,7 @@ from graves_data.manifest import Manifest
 from graves_data.pipelines.job import SourceFile, Unit, UnitContext, UnitRows
 from graves_data.pipelines.text import chunk_table, id_counts, row_group_rows
 from graves_data.schema import strict_json
+from graves_data.shards import card_splits
 from graves_data.storage import Location, change_stamp
 
 T = TypeVar("T")
@@ -148,7 +149,7 @@ def text_card(title: str, summary: str, notes: Sequence[str] = ()) -> Callable[[
             lines += [f"- {note}" for note in (*notes, *text.get("notes", ()))]
         if manifest["quarantine"]:
             lines += ["", f"{len(manifest['quarantine'])} inputs quarantined (see manifest)."]
-        return dataset_card(manifest["splits"], "\n".join(lines))
+        return dataset_card(card_splits(manifest), "\n".join(lines))
 
     return card
 

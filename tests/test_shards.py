@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from graves_data.errors import DatasetError
+from graves_data.manifest import write_manifest
 from graves_data.schema import SCHEMA_VERSION, file_metadata, text_schema
 from graves_data.shards import (
     ShardInfo,
@@ -17,7 +18,6 @@ from graves_data.shards import (
     content_hash,
     open_dataset,
     shard_path,
-    write_manifest,
 )
 from graves_data.storage import TMP_MARK, remove_stale_temporaries, resolve
 

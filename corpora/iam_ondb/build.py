@@ -22,6 +22,7 @@ from graves_data.pipelines.runner import (
     run_build,
 )
 from graves_data.schema import HANDWRITING
+from graves_data.shards import card_splits
 from graves_data.storage import Location, resolve
 
 # =============================================================================================
@@ -99,7 +100,7 @@ def dataset_card(manifest: Manifest) -> str:
     quarantined = len(manifest["quarantine"])
     norm = manifest.get("normalization", {})
     return card.dataset_card(
-        splits,
+        card_splits(manifest),  # a split with no rows has no files to name
         metadata=(
             "pretty_name: IAM On-Line Handwriting Database (graves-data build)",
             "license: other",

@@ -23,14 +23,13 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from graves_data.manifest import DatasetKind, make_manifest
+from graves_data.manifest import DatasetKind, make_manifest, write_manifest
 from graves_data.schema import HANDWRITING, file_metadata, text_schema
 from graves_data.shards import (
     VOCAB,
     ShardInfo,
     ShardWriter,
     shard_path,
-    write_manifest,
 )
 from graves_data.storage import resolve
 from graves_data.vocab import Vocab, build_vocab

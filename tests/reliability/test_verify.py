@@ -28,7 +28,14 @@ from graves_data.pipelines.runner import (
     run_build,
 )
 from graves_data.schema import text_schema
-from graves_data.shards import ShardInfo, content_hash, sha256_hex, shard_path
+from graves_data.shards import (
+    MANIFEST_DIGEST,
+    ShardInfo,
+    content_hash,
+    manifest_digest,
+    sha256_hex,
+    shard_path,
+)
 from graves_data.storage import resolve
 from graves_data.verify import Problem, text_id_type, verify
 from graves_data.vocab import build_vocab, count_symbols
@@ -64,6 +71,7 @@ def reseal(root: Path, rel: str) -> None:
                     item.update(bytes=len(data), sha256=sha256_hex(data))
                 shards.append(ShardInfo.from_json(item))
         manifest["content_hash"] = content_hash(shards, manifest["vocab"]["sha256"])
+        manifest[MANIFEST_DIGEST] = manifest_digest(manifest)
 
     edit_manifest(root, change)
 
@@ -215,7 +223,7 @@ def test_hand_edited_totals(dataset_copy: Path) -> None:
     edit_manifest(dataset_copy, change)
     report = verify(dataset_copy)
     assert codes(report.problems) == {("manifest-edited", MANIFEST)}
-    assert "splits.valid.points" in report.problems[0].message
+    assert any("splits.valid.points" in p.message for p in report.problems)
 
 
 def test_a_manifest_that_is_not_json(dataset_copy: Path) -> None:
@@ -385,3 +393,110 @@ def test_verify_leaves_the_dataset_untouched(dataset_copy: Path, tmp_path: Path)
     verify(dataset_copy)
     assert {p: p.read_bytes() for p in dataset_copy.rglob("*") if p.is_file()} == before
     shutil.rmtree(dataset_copy)
+
+
+# ---------------------------------------------------------------------------------------------
+# what the content hash does not cover: the manifest's other fields and the dataset card
+
+
+def _scale_std(manifest: dict[str, Any]) -> None:
+    manifest["normalization"]["std"] = [s * 2 for s in manifest["normalization"]["std"]]
+
+
+def _add_quarantine(manifest: dict[str, Any]) -> None:
+    entry = {"source": "lineStrokes/a/a01/a01-000-01.xml", "code": "xml-syntax", "reason": "x"}
+    manifest["quarantine"].append(entry)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        _scale_std,
+        lambda m: m["normalization"]["mean"].__setitem__(0, 0.0),
+        lambda m: m["sources"][0].update(sha256="0" * 64),
+        lambda m: m["sources"].pop(),
+        lambda m: m["writers"].update(train=m["writers"]["train"] + 1),
+        _add_quarantine,
+        lambda m: m["report"].update(listed_but_absent={}),
+        lambda m: m["params"].update(spike_threshold=1.0),
+        lambda m: m.update(card={"path": "README.md", "sha256": "0" * 64}),
+    ],
+    ids=[
+        "std",
+        "mean",
+        "source-sha",
+        "source-removed",
+        "writers",
+        "quarantine",
+        "report",
+        "params",
+        "card-sha",
+    ],
+)
+def test_an_edit_of_any_manifest_field_is_found(dataset_copy: Path, edit: Any) -> None:
+    edit_manifest(dataset_copy, edit)
+    report = verify(dataset_copy)
+    assert ("manifest-edited", MANIFEST) in codes(report.problems)
+    assert any(MANIFEST_DIGEST in p.message for p in report.problems)
+
+
+def test_a_deleted_digest_is_not_intact(dataset_copy: Path) -> None:
+    """Removing the digest with an edit is not a way around it: a manifest without one is
+    named, not trusted."""
+
+    def change(manifest: dict[str, Any]) -> None:
+        del manifest[MANIFEST_DIGEST]
+        _scale_std(manifest)
+
+    edit_manifest(dataset_copy, change)
+    assert codes(verify(dataset_copy).problems) == {("manifest-unsealed", MANIFEST)}
+
+
+def test_an_edited_card(dataset_copy: Path) -> None:
+    card = dataset_copy / "README.md"
+    card.write_text(card.read_text().replace("path: data/valid-*", "path: data/train-*"))
+    report = verify(dataset_copy)
+    assert codes(report.problems) == {("card-edited", "README.md")}
+    assert "load_dataset" in report.problems[0].message
+
+
+def test_a_deleted_card(dataset_copy: Path) -> None:
+    (dataset_copy / "README.md").unlink()
+    assert codes(verify(dataset_copy).problems) == {("missing-card", "README.md")}
+
+
+def test_a_card_the_manifest_does_not_record_is_an_extra_file(dataset_copy: Path) -> None:
+    def change(manifest: dict[str, Any]) -> None:
+        del manifest["card"]
+        manifest[MANIFEST_DIGEST] = manifest_digest(manifest)
+
+    edit_manifest(dataset_copy, change)
+    assert codes(verify(dataset_copy).problems) == {("extra-file", "README.md")}
+
+
+def test_a_skipped_shard_number_is_allowed_but_order_and_count_are_checked(
+    dataset_copy: Path,
+) -> None:
+    """A unit that kept no rows leaves no shard, so numbers may be skipped (see
+    test_empty_splits); out of order, beyond the count or two counts are still edits."""
+    manifest = json.loads((dataset_copy / MANIFEST).read_text())
+    files = manifest["splits"]["train"]["files"]
+    assert len(files) >= 3
+
+    def renamed(paths: dict[int, str]) -> list[str]:
+        def change(m: dict[str, Any]) -> None:
+            for index, path in paths.items():
+                m["splits"]["train"]["files"][index]["path"] = path
+
+        target = dataset_copy.parent / f"case{len(list(dataset_copy.parent.iterdir()))}"
+        shutil.copytree(dataset_copy, target)
+        edit_manifest(target, change)
+        return [p.message for p in verify(target).problems if p.code == "manifest-edited"]
+
+    count = len(files)
+    swapped = renamed({0: files[1]["path"], 1: files[0]["path"]})
+    assert any("out of order" in m for m in swapped), swapped
+    beyond = renamed({count - 1: f"data/train-{count:05d}-of-{count:05d}.parquet"})
+    assert any("beyond its count" in m for m in beyond), beyond
+    counts = renamed({0: f"data/train-00000-of-{count + 1:05d}.parquet"})
+    assert any("disagree on their count" in m for m in counts), counts
