@@ -142,28 +142,7 @@ from graves_data.corpora.iam_ondb.planning import (
     writer_split as writer_split,
 )
 from graves_data.corpora.iam_ondb.readers import (
-    NUMBER_BYTES as NUMBER_BYTES,
-)
-from graves_data.corpora.iam_ondb.readers import (
-    NUMBERS_ONLY as NUMBERS_ONLY,
-)
-from graves_data.corpora.iam_ondb.readers import (
-    POINT_SKELETON as POINT_SKELETON,
-)
-from graves_data.corpora.iam_ondb.readers import (
-    POINT_TOKENS as POINT_TOKENS,
-)
-from graves_data.corpora.iam_ondb.readers import (
-    ROOT_START as ROOT_START,
-)
-from graves_data.corpora.iam_ondb.readers import (
-    SKELETON as SKELETON,
-)
-from graves_data.corpora.iam_ondb.readers import (
-    STROKE_HEAD as STROKE_HEAD,
-)
-from graves_data.corpora.iam_ondb.readers import (
-    check_only_parser as check_only_parser,
+    fast_stroke_batch as fast_stroke_batch,
 )
 from graves_data.corpora.iam_ondb.readers import (
     fast_stroke_xml as fast_stroke_xml,
@@ -185,6 +164,9 @@ from graves_data.corpora.iam_ondb.readers import (
 )
 from graves_data.corpora.iam_ondb.readers import (
     parse_xml as parse_xml,
+)
+from graves_data.corpora.iam_ondb.readers import (
+    read_stroke_files as read_stroke_files,
 )
 from graves_data.corpora.iam_ondb.readers import (
     tree_stroke_xml as tree_stroke_xml,
