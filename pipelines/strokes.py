@@ -108,10 +108,10 @@ def make_ink(strokes: list[tuple[list[int], list[int], list[float] | None]]) -> 
     ts = [np.asarray(s[2], dtype=np.float64) for s in strokes] if has_time else []
     ends = np.cumsum([len(x) for x in xs]).astype(np.int64)
     t = np.concatenate(ts).astype(np.float64) if ts else np.zeros(0, np.float64)
-    return Ink(_cat_int(xs), _cat_int(ys), t if has_time else None, ends)
+    return Ink(cat_ints(xs), cat_ints(ys), t if has_time else None, ends)
 
 
-def _cat_int(parts: list[IntArray]) -> IntArray:
+def cat_ints(parts: list[IntArray]) -> IntArray:
     return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
 
 

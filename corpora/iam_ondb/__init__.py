@@ -20,7 +20,8 @@ or fewer lines than there are stroke files (`a08-551z`: 9 files, 8 lines), place
 transcriptions (`z01-000z`: "Please Enter Transcription here"), forms in no split list, and
 damaged stroke files (left out line by line).
 
-The package: `params` (names, build parameters), `readers` (bytes to records), `inventory`
+The package: `params` (names, build parameters), `readers` (bytes to records; `fastread`,
+the vectorised stroke reader), `inventory`
 (the release on disk), `planning` (splits and units), `units` (one unit of work), `build`.
 """
 
@@ -38,6 +39,12 @@ from graves_data.corpora.iam_ondb.build import (
 )
 from graves_data.corpora.iam_ondb.build import (
     training_moments as training_moments,
+)
+from graves_data.corpora.iam_ondb.fastread import (
+    fast_stroke_batch as fast_stroke_batch,
+)
+from graves_data.corpora.iam_ondb.fastread import (
+    fast_stroke_xml as fast_stroke_xml,
 )
 from graves_data.corpora.iam_ondb.inventory import (
     Inventory as Inventory,
@@ -142,33 +149,6 @@ from graves_data.corpora.iam_ondb.planning import (
     writer_split as writer_split,
 )
 from graves_data.corpora.iam_ondb.readers import (
-    NUMBER_BYTES as NUMBER_BYTES,
-)
-from graves_data.corpora.iam_ondb.readers import (
-    NUMBERS_ONLY as NUMBERS_ONLY,
-)
-from graves_data.corpora.iam_ondb.readers import (
-    POINT_SKELETON as POINT_SKELETON,
-)
-from graves_data.corpora.iam_ondb.readers import (
-    POINT_TOKENS as POINT_TOKENS,
-)
-from graves_data.corpora.iam_ondb.readers import (
-    ROOT_START as ROOT_START,
-)
-from graves_data.corpora.iam_ondb.readers import (
-    SKELETON as SKELETON,
-)
-from graves_data.corpora.iam_ondb.readers import (
-    STROKE_HEAD as STROKE_HEAD,
-)
-from graves_data.corpora.iam_ondb.readers import (
-    check_only_parser as check_only_parser,
-)
-from graves_data.corpora.iam_ondb.readers import (
-    fast_stroke_xml as fast_stroke_xml,
-)
-from graves_data.corpora.iam_ondb.readers import (
     has_doctype as has_doctype,
 )
 from graves_data.corpora.iam_ondb.readers import (
@@ -187,10 +167,10 @@ from graves_data.corpora.iam_ondb.readers import (
     parse_xml as parse_xml,
 )
 from graves_data.corpora.iam_ondb.readers import (
-    tree_stroke_xml as tree_stroke_xml,
+    read_stroke_files as read_stroke_files,
 )
 from graves_data.corpora.iam_ondb.readers import (
-    xml_parser as xml_parser,
+    tree_stroke_xml as tree_stroke_xml,
 )
 from graves_data.corpora.iam_ondb.units import (
     forms_stamp as forms_stamp,
@@ -206,4 +186,7 @@ from graves_data.corpora.iam_ondb.units import (
 )
 from graves_data.corpora.iam_ondb.units import (
     with_archive_bytes as with_archive_bytes,
+)
+from graves_data.safexml import (
+    xml_parser as xml_parser,
 )

@@ -38,6 +38,14 @@ CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 # the largest |coordinate| a line may hold: any step between two such points is at most 2**24,
 # which float32 offsets hold exactly (so origin + cumsum(offsets) gives the points back)
 MAX_COORDINATE = 2**23
+# numbers in stroke files, as both readers read them: optional minus, digits, optional fraction
+NUMBER_GRAMMAR = r"-?[0-9]+(?:\.[0-9]+)?"
+# a point time beyond this many seconds (about 31,700 years) is no reading: repaired like an
+# unreadable one; so every time step is finite, in float64 and in the float32 dt column
+MAX_TIME = 1e12
+# a line stroke file is about 36 KB (the release's largest 0.1 MB): a larger one is refused
+# before it is read, so one damaged or hostile file cannot take a worker's memory
+MAX_STROKE_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)

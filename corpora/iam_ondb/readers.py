@@ -3,29 +3,31 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from lxml import etree
 
-from graves_data.corpora.iam_ondb.params import CONTROL, WRITER_CHUNK
+from graves_data.corpora.iam_ondb.fastread import ROOT_TAG, fast_stroke_batch
+from graves_data.corpora.iam_ondb.params import (
+    CONTROL,
+    MAX_STROKE_BYTES,
+    MAX_TIME,
+    NUMBER_GRAMMAR,
+    WRITER_CHUNK,
+)
 from graves_data.errors import BadInput
 from graves_data.pipelines.strokes import Ink
+from graves_data.safexml import pull_parser, xml_parser
+
+BoolArray = npt.NDArray[np.bool_]
+NUMBER = re.compile(NUMBER_GRAMMAR)
+NUMBERS = re.compile(f"(?:{NUMBER_GRAMMAR}\n)*")
 
 # =============================================================================================
 # readers: bytes in, records out (pure; the source path is only for messages)
-
-
-def xml_parser() -> etree.XMLParser:
-    """The only way graves-data parses XML: no entity expansion, no DTD, no network."""
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-    )
 
 
 def parse_xml(data: bytes, source: str) -> Any:
@@ -51,28 +53,69 @@ def has_doctype(data: bytes) -> bool:
 
 
 def parse_stroke_xml(data: bytes, source: str) -> Ink:
-    """A line's pen points from a lineStrokes file, as read: no cleaning here.
+    """A line's pen points from a lineStrokes file, as read: no cleaning here."""
+    read = read_stroke_files([data], [source])[0]
+    if isinstance(read, BadInput):
+        raise read
+    return read
 
-    Files in the release's own regular form take a fast path (a check-only lxml parse, then
-    the attribute values read straight from the bytes); anything else, and every file the fast
-    path has a doubt about, is read from a full lxml tree. Both give the same Ink.
+
+def read_stroke_files(datas: Sequence[bytes], sources: Sequence[str]) -> list[Ink | BadInput]:
+    """The Ink of each stroke file, or the BadInput that says why it has none.
+
+    Files in the release's own regular form are read together by the fast reader (array
+    operations over all of them at once); every other file, and every file the fast reader has
+    a doubt about, is read from a full lxml tree. Both give the same Ink.
     """
-    fast = fast_stroke_xml(data)
-    return fast if fast is not None else tree_stroke_xml(data, source)
+    out: list[Ink | BadInput] = []
+    fast = fast_stroke_batch(datas)
+    for data, source, ink in zip(datas, sources, fast, strict=True):
+        if ink is not None:
+            out.append(ink)
+            continue
+        try:
+            out.append(tree_stroke_xml(data, source))
+        except BadInput as error:
+            out.append(error)
+    return out
+
+
+def check_stroke_size(size: int, source: str) -> None:
+    """A line stroke file over MAX_STROKE_BYTES is refused before it is read."""
+    if size > MAX_STROKE_BYTES:
+        raise BadInput(
+            source,
+            "too-large",
+            f"{size:,} bytes: over the {MAX_STROKE_BYTES:,}-byte limit of a line stroke file "
+            "(the release's largest is about 0.1 MB); not read",
+        )
 
 
 def tree_stroke_xml(data: bytes, source: str) -> Ink:
-    """The general reader: an lxml tree, any attribute order, quoting or entities."""
+    """The general reader: an lxml tree, any attribute order, quoting or entities.
+
+    The definition of what a stroke file holds: the root is the un-namespaced
+    WhiteboardCaptureSession; it has exactly one StrokeSet, its child; every Point of the
+    document is in a Stroke of that StrokeSet (a Point anywhere else is refused, never
+    dropped); x and y are integers and times decimals written as `NUMBER`.
+    """
+    check_stroke_size(len(data), source)
     root = parse_xml(data, source)
-    if root.tag != "WhiteboardCaptureSession":
+    if root.tag != ROOT_TAG:
         raise BadInput(
             source, "wrong-root", f"root element is <{root.tag}>, not <WhiteboardCaptureSession>"
         )
     strokeset = root.find("StrokeSet")
     if strokeset is None:
-        raise BadInput(source, "no-strokeset", "no <StrokeSet> element")
+        raise BadInput(source, "no-strokeset", "no <StrokeSet> element under the root")
+    sets = sum(1 for _ in root.iter("StrokeSet"))
+    if sets > 1:
+        raise BadInput(
+            source, "strokeset-count", f"{sets} <StrokeSet> elements; a line file has one"
+        )
     counts = [int(s.xpath("count(Point)")) for s in strokeset.iterchildren("Stroke")]
     total = sum(counts)
+    _check_no_stray_points(root, strokeset, total, source)
     xs = strokeset.xpath("Stroke/Point/@x", smart_strings=False)
     ys = strokeset.xpath("Stroke/Point/@y", smart_strings=False)
     if len(xs) != total or len(ys) != total:
@@ -81,100 +124,22 @@ def tree_stroke_xml(data: bytes, source: str) -> Ink:
         )
     x, y = _coordinates(xs, source, "x"), _coordinates(ys, source, "y")
     ends = np.cumsum(np.asarray(counts, dtype=np.int64)) if counts else np.zeros(0, np.int64)
-    return Ink(x, y, _times(strokeset, total, source), ends)
+    return Ink(x, y, _times(strokeset, total), ends)
 
 
-class _CheckOnly:
-    """An lxml parser target that builds nothing: the parse only proves well-formedness."""
-
-    def close(self) -> None:
-        return None
-
-
-def check_only_parser() -> etree.XMLParser:
-    """The safe parser of `xml_parser`, building no tree (libxml2 still checks everything)."""
-    target: Any = _CheckOnly()
-    return etree.XMLParser(target=target, resolve_entities=False, no_network=True, load_dtd=False)
-
-
-ROOT_START = re.compile(rb"\s*<WhiteboardCaptureSession[\s>]")
-STROKE_HEAD = re.compile(rb"<Stroke(?:\s[^>]*)?>")
-NUMBER_BYTES = b"0123456789.-"
-NUMBERS_ONLY = bytes(c if c in NUMBER_BYTES else 32 for c in range(256))  # all else -> space
-POINT_SKELETON = b'<Pointx=""y=""time=""/>'  # a release Point, numbers and spaces removed
-POINT_TOKENS = (b'<Point x="', b'" y="', b'" time="')  # each exactly once per release Point
-SKELETON = re.compile(rb'(?:<S>(?:<Pointx=""y=""time=""/>)*</Stroke>)*')
-
-
-def fast_stroke_xml(data: bytes) -> Ink | None:
-    """The Ink of a file in the release's regular form, or None to say: use the tree reader.
-
-    Sound because of what it checks first: the document is well-formed (lxml parses it, with
-    no tree), and holds no comment, CDATA, DOCTYPE, processing instruction or entity reference,
-    so every `<` in it starts or ends an element and attribute values are literal. Then the
-    StrokeSet must hold nothing but strokes of Point elements of the release's exact form.
-    """
-    begin = _body_start(data)
-    if begin < 0 or data.find(b"<!", begin) >= 0 or data.find(b"<?", begin) >= 0 or b"&" in data:
-        return None
-    if not ROOT_START.match(data, begin):
-        return None
-    parser = check_only_parser()
-    try:
-        etree.fromstring(data, parser)
-    except etree.XMLSyntaxError:
-        return None
-    if len(parser.error_log):  # what libxml2 only logs, e.g. an undeclared namespace prefix
-        return None  # (the tree reader refuses it): not the release's form
-    start, end = data.find(b"<StrokeSet>", begin), data.find(b"</StrokeSet>", begin)
-    if start < 0 or end < start or data.find(b"<StrokeSet", start + 1) >= 0:
-        return None
-    if data.find(b"<Point", begin, start) >= 0 or data.find(b"<Point", end) >= 0:
-        return None
-    return _fast_strokes(data[start + len(b"<StrokeSet>") : end])
-
-
-def _body_start(data: bytes) -> int:
-    """Where the document's elements begin (after the XML declaration); -1 if it is unclosed."""
-    if not data.startswith(b"<?xml"):
-        return 0
-    close = data.find(b"?>")
-    return -1 if close < 0 else close + 2
-
-
-def _fast_strokes(strokeset: bytes) -> Ink | None:
-    """Points of a StrokeSet body whose every stroke holds only `<Point x y time/>` elements.
-
-    With the stroke tags marked and the numbers and white space taken out, the markup must be
-    exactly strokes of Point skeletons (`SKELETON`); the numbers, read in order, must then be
-    three per point and the coordinates integers. Any other shape (a self-closing stroke, an
-    attribute more or less, another element) returns None and the tree reader decides.
-    """
-    marked = STROKE_HEAD.sub(b"<S>", strokeset)
-    skeleton = marked.translate(None, NUMBER_BYTES + b" \t\r\n")
-    if SKELETON.fullmatch(skeleton) is None:
-        return None
-    stroke_lengths = [len(part) for part in skeleton.split(b"</Stroke>")[:-1]]
-    counts = [(length - 3) // len(POINT_SKELETON) for length in stroke_lengths]
-    if any(marked.count(token) != sum(counts) for token in POINT_TOKENS):
-        return None  # a name split by white space (<Poin tx=) or holding numbers (<Point1)
-    return _fast_numbers(marked, counts)
-
-
-def _fast_numbers(bodies: bytes, counts: list[int]) -> Ink | None:
-    try:
-        numbers = np.array(bodies.translate(NUMBERS_ONLY).split(), dtype=np.float64)
-    except ValueError:
-        return None
-    if len(numbers) != 3 * sum(counts):
-        return None
-    numbers = numbers.reshape(-1, 3)
-    xy = numbers[:, :2]
-    if len(xy) and (np.abs(xy).max() > 2**31 - 1 or np.any(xy != np.rint(xy))):
-        return None
-    ends = np.cumsum(np.asarray(counts, dtype=np.int64)) if counts else np.zeros(0, np.int64)
-    whole = xy.astype(np.int64)
-    return Ink(whole[:, 0], whole[:, 1], numbers[:, 2].copy(), ends)
+def _check_no_stray_points(root: Any, strokeset: Any, read: int, source: str) -> None:
+    """Every Point of the document is one of the `read` points of StrokeSet/Stroke."""
+    if sum(1 for _ in root.iter("Point")) == read:
+        return
+    for point in root.iter("Point"):
+        parent = point.getparent()
+        if parent.tag != "Stroke" or parent.getparent() is not strokeset:
+            raise BadInput(
+                source,
+                "stray-point",
+                f"a <Point> in <{parent.tag}> (line {point.sourceline}), not in a <Stroke> of "
+                "the <StrokeSet>: points are read only from there, and this one would be lost",
+            )
 
 
 def _first_point_without(strokeset: Any) -> str:
@@ -186,44 +151,44 @@ def _first_point_without(strokeset: Any) -> str:
 
 
 def _coordinates(values: list[str], source: str, axis: str) -> npt.NDArray[np.int64]:
-    try:
-        numbers = np.asarray(values, dtype=np.float64) if values else np.zeros(0)
-    except ValueError:
-        bad = next(v for v in values if not _is_number(v))
-        raise BadInput(source, "non-numeric", f"{axis}={bad!r} is not a number") from None
-    if not np.all(np.isfinite(numbers)):
-        raise BadInput(source, "non-finite", f"an {axis} coordinate is NaN or infinite")
+    bad = _first_not_number(values)
+    if bad is not None:
+        raise BadInput(source, "non-numeric", f"{axis}={bad!r} is not a number ({NUMBER_GRAMMAR})")
+    numbers = np.asarray(values, dtype=np.float64) if values else np.zeros(0)
+    if not np.all(np.isfinite(numbers)) or np.any(np.abs(numbers) > 2**31 - 1):
+        raise BadInput(source, "out-of-range", f"an {axis} coordinate is outside the 32-bit range")
     if np.any(numbers != np.rint(numbers)):
         raise BadInput(
             source, "non-integer", f"an {axis} coordinate is not an integer board position"
         )
-    if np.any(np.abs(numbers) > 2**31 - 1):
-        raise BadInput(source, "out-of-range", f"an {axis} coordinate is outside the 32-bit range")
     return numbers.astype(np.int64)
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+def _first_not_number(values: list[str]) -> str | None:
+    """The first value that `NUMBER` does not match in full, or None."""
+    if not values:
+        return None
+    if NUMBERS.fullmatch("\n".join(values) + "\n") is not None:
+        return None
+    return next(v for v in values if NUMBER.fullmatch(v) is None)
 
 
-def _times(strokeset: Any, total: int, source: str) -> npt.NDArray[np.float64] | None:
-    """Point times in seconds; a missing or unreadable time becomes NaN (repaired later)."""
+def _times(strokeset: Any, total: int) -> npt.NDArray[np.float64] | None:
+    """Point times in seconds; a missing or unreadable time, or one beyond MAX_TIME, becomes
+    NaN (repaired later from its neighbours)."""
     ts = strokeset.xpath("Stroke/Point/@time", smart_strings=False)
     if not ts:
         return None
-    if len(ts) == total:
-        try:
-            return np.asarray(ts, dtype=np.float64)
-        except ValueError:
-            pass
-    values = [
-        p.get("time") for s in strokeset.iterchildren("Stroke") for p in s.iterchildren("Point")
-    ]
-    return np.asarray([float(v) if v is not None and _is_number(v) else np.nan for v in values])
+    if len(ts) != total or _first_not_number(ts) is not None:
+        ts = [
+            p.get("time") for s in strokeset.iterchildren("Stroke") for p in s.iterchildren("Point")
+        ]
+    times = np.asarray(
+        [float(v) if v is not None and NUMBER.fullmatch(v) else np.nan for v in ts],
+        dtype=np.float64,
+    )
+    times[~(np.abs(times) <= MAX_TIME)] = np.nan
+    return times
 
 
 def parse_transcription(data: bytes, source: str) -> list[str]:
@@ -276,9 +241,7 @@ def parse_writer(data: bytes, source: str) -> tuple[str | None, str | None]:
     """(writer id, None) from an original XML file's head, or (None, why not)."""
     if has_doctype(data):
         return None, "has a DOCTYPE; DTDs and entities are not read"
-    parser = etree.XMLPullParser(
-        events=("start",), resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
-    )
+    parser = pull_parser()
     try:
         # fed a little at a time: the answer is in the first elements, the file is large
         for start in range(0, len(data), WRITER_CHUNK):

@@ -11,7 +11,7 @@ import numpy as np
 from graves_data.archives import HashingReader, iter_tar
 from graves_data.corpora.iam_ondb.params import MAX_COORDINATE, IamParams
 from graves_data.corpora.iam_ondb.planning import FormTask, Payload, Plan
-from graves_data.corpora.iam_ondb.readers import parse_stroke_xml
+from graves_data.corpora.iam_ondb.readers import read_stroke_files
 from graves_data.errors import BadInput
 from graves_data.pipelines.handwriting import HandwritingRows
 from graves_data.pipelines.runner import (
@@ -22,7 +22,8 @@ from graves_data.pipelines.runner import (
     UnitInput,
     UnitRows,
 )
-from graves_data.pipelines.strokes import CleanReport, Ink, clean
+from graves_data.pipelines.strokebatch import clean_batch
+from graves_data.pipelines.strokes import CleanReport, Ink
 from graves_data.schema import canonical_json
 from graves_data.shards import shard_path
 from graves_data.storage import Location
@@ -121,16 +122,16 @@ def process_unit(
     lines = [
         (form, f, t) for form in payload.forms for f, t in zip(form.files, form.texts, strict=True)
     ]
-    for index, (form, stroke_file, text) in enumerate(lines):
-        if payload.data is not None:
-            data = payload.data[index]
-        else:
-            data = inputs.bytes_of(stroke_file.path)
-        try:
-            ink, report = read_line(data, stroke_file.path, params)
-        except BadInput as error:
-            bad.take(error)
+    datas = [
+        payload.data[index] if payload.data is not None else inputs.bytes_of(stroke_file.path)
+        for index, (_, stroke_file, _) in enumerate(lines)
+    ]
+    read = read_lines(datas, [f.path for _, f, _ in lines], params)
+    for (form, stroke_file, text), line in zip(lines, read, strict=True):
+        if isinstance(line, BadInput):
+            bad.take(line)
             continue
+        ink, report = line
         rows.add(
             stroke_file.line_id,
             form.form_id,
@@ -148,19 +149,43 @@ def process_unit(
     )
 
 
+def read_lines(
+    datas: Sequence[bytes | None], sources: Sequence[str], params: IamParams
+) -> list[tuple[Ink, CleanReport] | BadInput]:
+    """Stroke files parsed and cleaned, all together; a BadInput for each with nothing usable."""
+    present = [i for i, data in enumerate(datas) if data is not None]
+    read = read_stroke_files([datas[i] or b"" for i in present], [sources[i] for i in present])
+    out: list[tuple[Ink, CleanReport] | BadInput] = [
+        BadInput(source, "missing-member", "stroke file listed but missing from the archive")
+        for source in sources
+    ]
+    inks: list[tuple[int, Ink]] = []
+    for i, ink in zip(present, read, strict=True):
+        if isinstance(ink, BadInput):
+            out[i] = ink
+        elif ink.n_points and max(np.abs(ink.x).max(), np.abs(ink.y).max()) > MAX_COORDINATE:
+            out[i] = BadInput(
+                sources[i],
+                "out-of-range",
+                f"a coordinate beyond +-{MAX_COORDINATE} board units: a step to it would not fit "
+                "the float32 offsets exactly (a real board is under 100,000)",
+            )
+        else:
+            inks.append((i, ink))
+    cleaned = clean_batch([ink for _, ink in inks], params.clean_params())
+    for (i, _), (ink, report) in zip(inks, cleaned, strict=True):
+        if ink.n_points == 0:
+            out[i] = BadInput(
+                sources[i], "no-points", "no pen points left (empty, or all removed as errors)"
+            )
+        else:
+            out[i] = (ink, report)
+    return out
+
+
 def read_line(data: bytes | None, source: str, params: IamParams) -> tuple[Ink, CleanReport]:
     """One stroke file, parsed and cleaned; BadInput if nothing usable is left."""
-    if data is None:
-        raise BadInput(source, "missing-member", "stroke file listed but missing from the archive")
-    ink = parse_stroke_xml(data, source)
-    if ink.n_points and max(np.abs(ink.x).max(), np.abs(ink.y).max()) > MAX_COORDINATE:
-        raise BadInput(
-            source,
-            "out-of-range",
-            f"a coordinate beyond +-{MAX_COORDINATE} board units: a step to it would not fit "
-            "the float32 offsets exactly (a real board is under 100,000)",
-        )
-    ink, report = clean(ink, params.clean_params())
-    if ink.n_points == 0:
-        raise BadInput(source, "no-points", "no pen points left (empty, or all removed as errors)")
-    return ink, report
+    line = read_lines([data], [source], params)[0]
+    if isinstance(line, BadInput):
+        raise line
+    return line

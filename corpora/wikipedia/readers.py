@@ -14,6 +14,7 @@ from lxml import etree
 
 from graves_data.corpora.wikipedia.params import HEAD_BYTES, READ_BLOCK
 from graves_data.errors import BadInput, NotACorpus
+from graves_data.safexml import xml_parser
 from graves_data.storage import Location
 
 _REDIRECT = re.compile(r"^\s*#REDIRECT\b", re.IGNORECASE)
@@ -87,7 +88,7 @@ def _namespaces(siteinfo: re.Match[str] | None, url: str) -> dict[str, int]:
     if siteinfo is None:
         return {}
     try:
-        element = etree.fromstring(siteinfo.group(0), _parser())
+        element = etree.fromstring(siteinfo.group(0), xml_parser(huge_tree=True))
     except etree.XMLSyntaxError as exc:
         raise NotACorpus(f"{url}: unreadable <siteinfo> ({exc})") from exc
     names = {}
@@ -101,11 +102,6 @@ def _namespaces(siteinfo: re.Match[str] | None, url: str) -> dict[str, int]:
 def _local(name: str) -> Any:
     """Match an element by local name whatever its XML namespace."""
     return "{*}" + name
-
-
-def _parser() -> etree.XMLParser:
-    """XML parsing with entity expansion, DTD loading and network access off."""
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
 
 
 def iter_bz2(handle: Any, start: int, stop: int, label: str) -> Iterator[bytes]:
@@ -202,7 +198,7 @@ def parse_page(data: bytes, codec: str, namespaces: Mapping[str, int], source: s
     except UnicodeDecodeError as exc:
         raise BadInput(source, "bad-encoding", f"page is not valid {codec} ({exc.reason})") from exc
     try:
-        page = etree.fromstring(markup, _parser())
+        page = etree.fromstring(markup, xml_parser(huge_tree=True))
     except etree.XMLSyntaxError as exc:
         raise BadInput(source, "malformed-page", f"page is not well-formed XML ({exc})") from exc
     title = page.findtext(_local("title")) or ""

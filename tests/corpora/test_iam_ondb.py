@@ -107,7 +107,11 @@ def session(inner: str) -> bytes:
         (b"<WhiteboardCaptureSession/>", "no-strokeset"),
         (session('<Point x="1"/>'), "point-attribute"),
         (session('<Point x="a" y="1"/>'), "non-numeric"),
-        (session('<Point x="nan" y="1"/>'), "non-finite"),
+        (session('<Point x="nan" y="1"/>'), "non-numeric"),
+        (session('<Point x="1_143" y="1"/>'), "non-numeric"),
+        (session('<Point x="1e3" y="1"/>'), "non-numeric"),
+        (session('<Point x=" 12" y="1"/>'), "non-numeric"),
+        (session('<Point x="1" y="1' + "0" * 400 + '"/>'), "out-of-range"),
     ],
 )
 def test_damaged_stroke_files_raise_bad_input_with_a_code(data: bytes, code: str) -> None:

@@ -275,7 +275,7 @@ def inks(draw: st.DrawFn, allow_empty: bool = False) -> tuple[list[list[tuple[in
         for _ in range(n):
             t += draw(st.integers(0, 5))
             points.append(
-                (draw(st.integers(-(2**31) + 1, 2**31 - 1)), draw(st.integers(-(10**6), 10**6)), t)
+                (draw(st.integers(-(2**23), 2**23)), draw(st.integers(-(10**6), 10**6)), t)
             )
         strokes.append(points)
         t += draw(st.integers(1, 300))

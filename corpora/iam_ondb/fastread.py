@@ -1,0 +1,430 @@
+"""The fast stroke reader: every stroke file of a unit in one pass of array operations.
+
+It takes a file only where it has the release's own form, byte for byte (`DECLARATION`, the
+tags of `TAGS`, numbers of `NUMBER_GRAMMAR`); anything else is left to the tree reader
+(`readers.tree_stroke_xml`), which gives the same `Ink` or refuses the file with a reason. What
+it takes is proven well formed by the array checks themselves, with lxml parsing only the parts
+outside the stroke set (`_rest_is_well_formed`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+from lxml import etree
+
+from graves_data.corpora.iam_ondb.params import MAX_TIME
+from graves_data.pipelines.strokes import FloatArray, Ink, IntArray
+from graves_data.safexml import xml_parser
+
+BoolArray = npt.NDArray[np.bool_]
+
+# the release's form, byte for byte: what a file must look like for the fast reader to take it
+ROOT_TAG = "WhiteboardCaptureSession"
+DECLARATION = re.compile(
+    rb"<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*([\"'])1\.[0-9]+\1"
+    rb"(?:[ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*([\"'])(?i:ISO-8859-1|UTF-8|US-ASCII|latin-?1)\2)?"
+    rb"(?:[ \t\r\n]+standalone[ \t\r\n]*=[ \t\r\n]*([\"'])(?:yes|no)\3)?[ \t\r\n]*\?>"
+)  # an encoding in which every ASCII byte is that ASCII character, as the tags are read
+PAD = 32  # zero bytes before and after the joined files: every look-around stays inside
+TAGS = {  # kind code: the bytes a tag of that kind starts with
+    1: b'<Point x="',
+    2: b'<Stroke colour="',
+    3: b"</Stroke>",
+    4: b"<StrokeSet>",
+    5: b"</StrokeSet>",
+    6: b"<Stroke>",
+}
+POINT, HEAD, CLOSE, OPEN_SET, CLOSE_SET, BARE_HEAD = 1, 2, 3, 4, 5, 6
+PREFIXES = {"point": b"<Point", "set": b"<StrokeSet", "end-set": b"</StrokeSet"}
+# the literal bytes after each quoted value (by its closing quote's index), and the number of
+# white space bytes in the tag's literal parts, for a Point and a Stroke head
+POINT_GLUE = ((1, b'" y="'), (3, b'" time="'), (5, b'"/>'))
+HEAD_GLUE = ((1, b'" start_time="'), (3, b'" end_time="'), (5, b'">'))
+TAG_SPACES = 3
+WHITE_BYTES = (b" ", b"\t", b"\r", b"\n")
+VALUE_BYTE = np.zeros(256, dtype=bool)  # a Stroke head's values: printable, no space, < or &
+VALUE_BYTE[0x21:0x7F] = True
+VALUE_BYTE[list(b'"<&')] = False
+COORDINATE_DIGITS = 7  # the fast reader's integers: at most 7 digits (the tree reads any; a
+# line holds none beyond MAX_COORDINATE = 2**23, of 7 digits)
+CLASS_CODE = np.full(256, 1024, dtype=np.int32)  # summed per value: see `_digits_of`
+CLASS_CODE[list(b"0123456789")] = 0
+CLASS_CODE[ord("-")] = 1
+CLASS_CODE[ord(".")] = 32
+DIGIT_VALUE = np.zeros(256, dtype=np.uint8)
+DIGIT_VALUE[list(b"0123456789")] = np.arange(10, dtype=np.uint8)
+TIME_DIGITS = 14  # times: read as one integer they are below 2**53 and 10**k is exact, so one
+# correctly rounded division gives what float() gives
+POW10 = 10 ** np.arange(19, dtype=np.int64)
+POW10_FLOAT = POW10.astype(np.float64)
+
+
+@dataclass(frozen=True)
+class _Joined:
+    """The files of a batch in one buffer, readable as bytes or as 8-byte words anywhere."""
+
+    data: bytes
+    array: npt.NDArray[np.uint8]
+    words: npt.NDArray[np.uint64]
+    bounds: IntArray  # file f is array[bounds[f]:bounds[f + 1]]
+
+    @staticmethod
+    def of(datas: Sequence[bytes]) -> _Joined:
+        pad = b"\0" * PAD
+        data = pad + b"".join(datas) + pad
+        bounds = np.zeros(len(datas) + 1, dtype=np.int64)
+        bounds[1:] = np.cumsum([len(d) for d in datas])
+        words = np.ndarray((len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
+        return _Joined(data, np.frombuffer(data, dtype=np.uint8), words, bounds + PAD)
+
+    def file_of(self, positions: IntArray) -> IntArray:
+        found: IntArray = np.searchsorted(self.bounds, positions, side="right") - 1
+        return found
+
+    def find(self, byte: bytes) -> IntArray:
+        """Every position of one byte value in the files."""
+        found: IntArray = np.flatnonzero(self.array == byte[0])
+        return found
+
+    def find_rare(self, byte: bytes) -> IntArray:
+        """`find`, for a byte the files seldom hold (a search, not a pass of array operations)."""
+        found: list[int] = []
+        at = self.data.find(byte)
+        while at >= 0:
+            found.append(at)
+            at = self.data.find(byte, at + 1)
+        return np.asarray(found, dtype=np.int64)
+
+    def matches(self, at: IntArray, literal: bytes) -> BoolArray:
+        """Whether the bytes at each position start with `literal` (at most 16 bytes)."""
+        return _starts_with(self.words[at], self.words[at + 8], literal)
+
+    def window(self, stop: IntArray) -> npt.NDArray[np.uint8]:
+        """The 16 bytes before each stop, one row each."""
+        rows = np.column_stack([self.words[stop - 16], self.words[stop - 8]])
+        return rows.view(np.uint8).reshape(len(stop), 16)
+
+    def white_counts(self, start: IntArray, stop: IntArray) -> IntArray:
+        """For each range [start, stop), how many of its bytes are white space."""
+        spans = zip(start.tolist(), stop.tolist(), strict=True)
+        counts = [sum(self.data.count(c, a, b) for c in WHITE_BYTES) for a, b in spans]
+        return np.asarray(counts, dtype=np.int64)
+
+
+def _starts_with(
+    low: npt.NDArray[np.uint64], high: npt.NDArray[np.uint64], literal: bytes
+) -> BoolArray:
+    """Whether the 16 bytes in words (low, high) start with `literal`."""
+    ok = np.ones(len(low), dtype=bool)
+    for words, chunk in ((low, literal[:8]), (high, literal[8:16])):
+        if chunk:
+            mask = np.uint64((1 << (8 * len(chunk))) - 1)
+            ok &= (words & mask) == np.uint64(int.from_bytes(chunk, "little"))
+    return ok
+
+
+def fast_stroke_batch(datas: Sequence[bytes]) -> list[Ink | None]:
+    """The Ink of each file in the release's regular form, or None to say: use the tree reader.
+
+    All files are joined and read by one pass of array operations. Sound because of what is
+    checked, which proves the file well-formed (a subset of XML) and its points those the tree
+    reader reads:
+    - the file holds no `<!` (comment, CDATA, DOCTYPE), no `<?` but an XML declaration at its
+      start naming an ASCII-compatible encoding, and no `&`: so every `<` starts a tag and
+      attribute values are literal;
+    - between its only `<StrokeSet>` and only `</StrokeSet>` there is nothing but white space
+      and tags of exactly the release's form, nested as strokes of points: `<Stroke colour="v"
+      start_time="v" end_time="v">` (or `<Stroke>`), `<Point x="N" y="N" time="T"/>` and
+      `</Stroke>`, with N = -?[0-9]{1,9}, T = `NUMBER` of at most 14 digits within `MAX_TIME`,
+      v printable ASCII without space, `<` or `&`; there is no `<Point` outside it;
+    - the rest of the file, with the StrokeSet's content taken out, is parsed by lxml (the safe
+      parser) and is a well-formed document whose root is the un-namespaced
+      WhiteboardCaptureSession holding that StrokeSet as a child.
+    Well-formed elements and white space inside an element keep a well-formed document so, and
+    un-namespaced: the tree reader reads exactly these points (the tests compare both readers
+    on every input they make).
+    """
+    out: list[Ink | None] = [None] * len(datas)
+    if not datas:
+        return out
+    scan = _Scan.of(_Joined.of(datas))
+    for f in np.flatnonzero(scan.valid).tolist():
+        if not _rest_is_well_formed(datas[f], *scan.strokeset_span(f)):
+            scan.valid[f] = False
+    return scan.inks(out)
+
+
+def fast_stroke_xml(data: bytes) -> Ink | None:
+    """`fast_stroke_batch` of one file."""
+    return fast_stroke_batch([data])[0]
+
+
+def _rest_is_well_formed(data: bytes, open_at: int, close_at: int) -> bool:
+    """lxml's proof for all of the file but the StrokeSet's content (a few hundred bytes)."""
+    if data.startswith(b"<?"):
+        if DECLARATION.match(data) is None:
+            return False
+    elif data[:1] not in (b"<", b" ", b"\t", b"\r", b"\n"):
+        return False  # without a declaration, only such a start is read as UTF-8
+    rest = data[: open_at + len(TAGS[OPEN_SET])] + data[close_at:]
+    parser = xml_parser()
+    try:
+        root = etree.fromstring(rest, parser)
+    except etree.XMLSyntaxError:
+        return False
+    if len(parser.error_log) or root.tag != ROOT_TAG:
+        return False
+    return len(root.findall("StrokeSet")) == 1 and sum(1 for _ in root.iter("StrokeSet")) == 1
+
+
+# allowed[previous kind, kind] inside a StrokeSet: strokes of points, nothing else
+NESTING = np.zeros((7, 7), dtype=bool)
+for _before, _after in [
+    *((head, after) for head in (HEAD, BARE_HEAD) for after in (POINT, CLOSE)),
+    (POINT, POINT),
+    (POINT, CLOSE),
+    *((before, head) for before in (OPEN_SET, CLOSE) for head in (HEAD, BARE_HEAD)),
+    (OPEN_SET, CLOSE_SET),
+    (CLOSE, CLOSE_SET),
+]:
+    NESTING[_before, _after] = True
+
+
+@dataclass
+class _Scan:
+    """The tags of all files of a batch, located and checked with array operations."""
+
+    joined: _Joined
+    lt: IntArray  # position of every "<"
+    kind: npt.NDArray[np.int8]  # its kind (TAGS), 0 for any other tag
+    file_of: IntArray  # the file of each "<"
+    valid: BoolArray  # per file: still in the release's form
+    open_tag: IntArray  # per file: which "<" is its <StrokeSet>
+    close_tag: IntArray  # per file: which "<" is its </StrokeSet>
+    quotes: list[IntArray] = field(default_factory=list)  # the 6 quotes of each body Point
+    points: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+    @staticmethod
+    def of(joined: _Joined) -> _Scan:
+        n = len(joined.bounds) - 1
+        lt = joined.find(b"<")
+        file_of = joined.file_of(lt)
+        low, high = joined.words[lt], joined.words[lt + 8]
+        kind = np.zeros(len(lt), dtype=np.int8)
+        for code, tag in TAGS.items():
+            kind[_starts_with(low, high, tag)] = code
+        valid = np.ones(n, dtype=bool)
+
+        def count(mask: BoolArray) -> IntArray:
+            return np.bincount(file_of[mask], minlength=n)
+
+        second = joined.array[lt + 1]
+        markup = (second == ord("!")) | ((second == ord("?")) & (lt != joined.bounds[file_of]))
+        valid &= count(markup) == 0
+        valid[joined.file_of(joined.find_rare(b"&"))] = False
+        valid &= count(kind == OPEN_SET) == 1
+        valid &= count(_starts_with(low, high, PREFIXES["set"])) == 1
+        valid &= count(kind == CLOSE_SET) == 1
+        valid &= count(_starts_with(low, high, PREFIXES["end-set"])) == 1
+        valid &= count(kind == POINT) == count(_starts_with(low, high, PREFIXES["point"]))
+        open_tag = np.full(n, -1, dtype=np.int64)
+        close_tag = np.full(n, -1, dtype=np.int64)
+        open_tag[file_of[kind == OPEN_SET]] = np.flatnonzero(kind == OPEN_SET)
+        close_tag[file_of[kind == CLOSE_SET]] = np.flatnonzero(kind == CLOSE_SET)
+        valid &= open_tag < close_tag
+        scan = _Scan(joined, lt, kind, file_of, valid, open_tag, close_tag)
+        scan.check_nesting()
+        scan.check_bytes()
+        return scan
+
+    def strokeset_span(self, f: int) -> tuple[int, int]:
+        """Where file f's <StrokeSet> and </StrokeSet> start, relative to the file."""
+        start = int(self.joined.bounds[f])
+        return int(self.lt[self.open_tag[f]]) - start, int(self.lt[self.close_tag[f]]) - start
+
+    def invalidate(self, tags: IntArray, bad: BoolArray) -> None:
+        self.valid[self.file_of[tags[bad]]] = False
+
+    def in_body(self) -> BoolArray:
+        """For each "<" of a still-valid file, whether it is inside its StrokeSet."""
+        index = np.arange(len(self.lt))
+        first, last = self.open_tag[self.file_of], self.close_tag[self.file_of]
+        inside: BoolArray = (index > first) & (index < last) & self.valid[self.file_of]
+        return inside
+
+    def check_nesting(self) -> None:
+        """Inside each StrokeSet: only strokes of points, the points of the StrokeSet only."""
+        inside = self.in_body()
+        tags = np.arange(len(self.lt))
+        self.invalidate(tags, inside & ~np.isin(self.kind, (POINT, HEAD, BARE_HEAD, CLOSE)))
+        self.invalidate(tags, (self.kind == POINT) & ~inside)
+        closing = tags == self.close_tag[self.file_of]
+        checked = np.flatnonzero((inside | closing) & self.valid[self.file_of])
+        self.invalidate(checked, ~NESTING[self.kind[checked - 1], self.kind[checked]])
+
+    def check_bytes(self) -> None:
+        """Every tag in the StrokeSets of the exact form, and nothing but white space between.
+
+        The second holds when the StrokeSet's content has no more non-white bytes than its
+        tags: each tag's are its length less the spaces of its literal parts (values hold none).
+        """
+        body = np.flatnonzero(self.in_body())
+        at, kinds = self.lt[body], self.kind[body]
+        quotes = self.joined.find(b'"')
+        quotes = np.concatenate([quotes, np.full(6, -(2**40), dtype=np.int64)])
+        solid = np.full(len(body), len(TAGS[CLOSE]), dtype=np.int64)  # non-white bytes
+        solid[kinds == BARE_HEAD] = len(TAGS[BARE_HEAD])
+        for code, glue in ((POINT, POINT_GLUE), (HEAD, HEAD_GLUE)):
+            mine = kinds == code
+            tags, start = body[mine], at[mine]
+            k = np.searchsorted(quotes[:-6], start)
+            q = [quotes[k + j] for j in range(6)]
+            ok = q[0] == start + len(TAGS[code]) - 1
+            for j, literal in glue:
+                ok &= self.joined.matches(np.maximum(q[j], 0), literal)
+                if j < 5:
+                    ok &= q[j + 1] == q[j] + len(literal) - 1
+            for j in (0, 2, 4):
+                ok &= q[j + 1] > q[j] + 1  # no value is empty
+            self.invalidate(tags, ~ok)
+            solid[mine] = np.where(ok, q[5] + len(glue[-1][1]) - start - TAG_SPACES, 0)
+            if code == POINT:
+                self.points, self.quotes = tags, q
+            else:
+                for j in (1, 3, 5):  # each value: at most 16 bytes, all VALUE_BYTE
+                    length = q[j] - q[j - 1] - 1
+                    inside = np.arange(16)[None, :] >= 16 - length[:, None]
+                    bytes_ok = VALUE_BYTE[self.joined.window(np.maximum(q[j], 16))] | ~inside
+                    self.invalidate(tags, ~(bytes_ok.all(axis=1) & (length <= 16)))
+        files = np.flatnonzero(self.valid)
+        if not len(files):
+            return
+        first = self.lt[self.open_tag[files]] + len(TAGS[OPEN_SET])
+        last = self.lt[self.close_tag[files]]
+        non_white = (last - first) - self.joined.white_counts(first, last)
+        tag_bytes = np.bincount(self.file_of[body], weights=solid, minlength=len(self.valid))
+        self.valid[files[non_white != tag_bytes[files].astype(np.int64)]] = False
+
+    def inks(self, out: list[Ink | None]) -> list[Ink | None]:
+        """The points of every valid file (None stays for the others)."""
+        keep = self.valid[self.file_of[self.points]]
+        points = self.points[keep]
+        q = [quotes[keep] for quotes in self.quotes]
+        x, x_ok = _integers(self.joined, q[1], q[1] - q[0] - 1)
+        y, y_ok = _integers(self.joined, q[3], q[3] - q[2] - 1)
+        t, t_ok = _decimals(self.joined, q[5], q[5] - q[4] - 1)
+        self.invalidate(points, ~(x_ok & y_ok & t_ok & (np.abs(t) <= MAX_TIME)))
+        heads = np.flatnonzero(np.isin(self.kind, (HEAD, BARE_HEAD)) & self.valid[self.file_of])
+        keep = self.valid[self.file_of[points]]
+        points, x, y, t = points[keep], x[keep], y[keep], t[keep]
+        stroke_of = np.searchsorted(heads, points) - 1
+        stroke_ends = np.cumsum(np.bincount(stroke_of, minlength=len(heads)))
+        files = np.flatnonzero(self.valid)
+        point_file, head_file = self.file_of[points], self.file_of[heads]
+        point_lo = np.searchsorted(point_file, files)
+        point_hi = np.searchsorted(point_file, files, side="right")
+        head_lo = np.searchsorted(head_file, files)
+        head_hi = np.searchsorted(head_file, files, side="right")
+        spans = zip(files.tolist(), point_lo, point_hi, head_lo, head_hi, strict=True)
+        for f, a, b, h0, h1 in spans:
+            ends = stroke_ends[h0:h1] - a
+            out[f] = Ink(x[a:b], y[a:b], t[a:b] if b > a else None, ends)
+        return out
+
+
+U64 = npt.NDArray[np.uint64]
+ZEROS = np.uint64(0x3030303030303030)  # eight "0"
+LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
+TEN_UP = np.uint64(0x7676767676767676)  # a byte + 0x76 reaches 0x80 from 10 on
+HIGH_BITS = np.uint64(0x8080808080808080)
+ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def _first_lanes(count: IntArray) -> U64:
+    """A mask of each word's first `count` bytes (0 to 8)."""
+    count = np.clip(count, 0, 8).astype(np.uint64)
+    partial = (np.uint64(1) << (np.uint64(8) * np.minimum(count, np.uint64(7)))) - np.uint64(1)
+    mask: U64 = np.where(count >= 8, ALL, partial)
+    return mask
+
+
+def _lane(index: IntArray, word: int, where: BoolArray) -> U64:
+    """A mask of byte `index` of a 16-byte window, in its word number `word`, where `where`."""
+    mine = where & (index // 8 == word)
+    shift = (np.uint64(8) * (index % 8).astype(np.uint64)) % np.uint64(64)
+    mask: U64 = np.where(mine, np.uint64(0xFF) << shift, np.uint64(0))
+    return mask
+
+
+def _digits_of(
+    joined: _Joined, stop: IntArray, length: IntArray, dot: bool
+) -> tuple[IntArray, IntArray, BoolArray, BoolArray]:
+    """(all digits read as one integer, digits after the dot, negative, matches `NUMBER`) of
+    each value ending before `stop`; values longer than 16 bytes (times) or 8 (coordinates)
+    do not match.
+
+    Eight bytes at a time (SWAR): the bytes of the 16-byte window before the value, its sign
+    and its dot are set to "0"; then every byte must be a digit, and the digits are summed up
+    by multiplications."""
+    width = 16 if dot else 8
+    n = len(stop)
+    ok = (length >= 1) & (length <= width)
+    length = np.clip(length, 1, width)
+    first = 16 - length  # the value's first byte in the window
+    negative = joined.array[stop - length] == ord("-")
+    if dot:
+        dots = joined.find(b".")
+        k = np.searchsorted(dots, stop - length)
+        dots = np.concatenate([dots, np.full(2, 2**62, dtype=np.int64)])
+        has_dot = dots[k] < stop
+        ok &= dots[k + 1] >= stop  # at most one dot
+        dot_at = np.where(has_dot, dots[k] - (stop - 16), 0)  # its byte in the window
+        ok &= ~has_dot | ((dot_at > first + negative) & (dot_at < 15))
+        frac = np.where(has_dot, 15 - dot_at, 0)
+    else:
+        has_dot = np.zeros(n, dtype=bool)
+        dot_at = frac = np.zeros(n, dtype=np.int64)
+    n_digits = length - negative - has_dot
+    ok &= n_digits <= (TIME_DIGITS if dot else COORDINATE_DIGITS)
+    whole = np.zeros(n, dtype=np.uint64)
+    for word in range(2 - width // 8, 2):
+        w = joined.words[stop - 16 + 8 * word]
+        zeroed = _first_lanes(first - 8 * word) | _lane(first, word, negative)
+        zeroed |= _lane(dot_at, word, has_dot)
+        w = (w & ~zeroed) | (ZEROS & zeroed)
+        x = w ^ ZEROS  # a digit's byte is now its value 0-9, any other byte is not under 10
+        ok &= ((((x & LOW7) + TEN_UP) | x) & HIGH_BITS) == 0
+        whole = whole * np.uint64(10**8) + _eight_digits(x)
+    whole_int = np.where(ok, whole, 0).astype(np.int64)
+    mantissa = np.where(
+        has_dot, (whole_int // POW10[frac + 1]) * POW10[frac] + whole_int % POW10[frac], whole_int
+    )
+    return mantissa, frac, negative, ok
+
+
+def _eight_digits(words: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """The number written by the 8 digit values (0-9) in each word's bytes, first byte first:
+    pairs, then quadruples, then all eight combined by multiplications (SWAR)."""
+    words = ((words & np.uint64(0x0F0F0F0F0F0F0F0F)) * np.uint64(10 * 2**8 + 1)) >> np.uint64(8)
+    words = ((words & np.uint64(0x00FF00FF00FF00FF)) * np.uint64(100 * 2**16 + 1)) >> np.uint64(16)
+    words = ((words & np.uint64(0x0000FFFF0000FFFF)) * np.uint64(10000 * 2**32 + 1)) >> np.uint64(
+        32
+    )
+    return words & np.uint64(0xFFFFFFFF)
+
+
+def _integers(joined: _Joined, stop: IntArray, length: IntArray) -> tuple[IntArray, BoolArray]:
+    mantissa, _, negative, ok = _digits_of(joined, stop, length, dot=False)
+    return np.where(negative, -mantissa, mantissa), ok
+
+
+def _decimals(joined: _Joined, stop: IntArray, length: IntArray) -> tuple[FloatArray, BoolArray]:
+    """The value of each `NUMBER`, exactly as float() reads it."""
+    mantissa, frac, negative, ok = _digits_of(joined, stop, length, dot=True)
+    value = mantissa.astype(np.float64) / POW10_FLOAT[frac]
+    return np.where(negative, -value, value), ok
