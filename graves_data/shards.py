@@ -26,7 +26,7 @@ MANIFEST = "manifest.json"
 VOCAB = "vocab.json"
 CARD = "README.md"
 DATA_DIR = "data"
-BUILD_DIR = ".build"
+BUILD_DIR = ".build"  # a dataset built by graves-data 0.1 holds its resume records here
 ZSTD_LEVEL = 3
 DEFAULT_ROW_GROUP_ROWS = 256
 MANIFEST_DIGEST = "manifest_sha256"
@@ -245,11 +245,19 @@ class Dataset:
         return pa.concat_tables(tables)
 
 
+def build_state(root: Location) -> Location:
+    """Where a build into the folder `root` keeps what lets a re-run resume it (the plan, a
+    record per finished unit, scratch files): beside the folder, as `.<name>.build`, so that a
+    finished dataset holds only what its manifest names and can be copied or uploaded as it is.
+    Losing it costs only time: the next build redoes every unit."""
+    return root.parent().join(f".{root.name}{BUILD_DIR}")
+
+
 def open_dataset(target: str | Location) -> Dataset:
     """Open a built dataset; a clear DatasetError where the folder is not one."""
     root = target if isinstance(target, Location) else resolve(target)
     if not root.join(MANIFEST).exists():
-        if root.join(BUILD_DIR).exists():
+        if build_state(root).exists() or root.join(BUILD_DIR).exists():
             raise DatasetError(f"{root.url}: build not finished (no {MANIFEST}); run it again")
         raise DatasetError(f"{root.url}: not a graves-data dataset (no {MANIFEST})")
     manifest = read_json(root.join(MANIFEST))

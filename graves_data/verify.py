@@ -52,6 +52,7 @@ from graves_data.shards import (
     MANIFEST_DIGEST,
     VOCAB,
     ShardInfo,
+    build_state,
     content_hash,
     manifest_digest,
     sha256_hex,
@@ -150,7 +151,7 @@ def verify(target: str | Location) -> VerifyReport:
 def _load_manifest(root: Location, report: VerifyReport) -> dict[str, Any] | None:
     location = root.join(MANIFEST)
     if not location.exists():
-        if root.join(BUILD_DIR).exists():
+        if build_state(root).exists() or root.join(BUILD_DIR).exists():
             report.add(
                 "unfinished-build", MANIFEST, "missing: the build never finished; run it again"
             )

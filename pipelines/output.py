@@ -14,7 +14,7 @@ import os
 from graves_data.errors import GravesDataError, OutputExists, UsageError
 from graves_data.pipelines.job import Destination
 from graves_data.schema import canonical_json
-from graves_data.shards import BUILD_DIR, MANIFEST, read_json
+from graves_data.shards import BUILD_DIR, MANIFEST, build_state, read_json
 from graves_data.storage import Location, exchange_paths, remove_stale_temporaries
 
 PLAN_FILE = "plan.json"
@@ -45,12 +45,13 @@ def prepare_output(dest: Destination) -> Location:
     check_no_overlap(dest.raw, out)
     if out.exists() and not out.is_dir():
         raise OutputExists(f"{out.url} is a file, not a folder; choose another --out")
-    plan_file = out.join(BUILD_DIR, PLAN_FILE)
+    plan_file = build_state(out).join(PLAN_FILE)
     resumable = plan_file.exists() and _same_identity(plan_file, dest)
     if not out.exists() or _is_empty(out) or resumable:
         _drop_staging(dest)
         return out
-    if not out.join(MANIFEST).exists() and not plan_file.exists():
+    unfinished = plan_file.exists() or out.join(BUILD_DIR, PLAN_FILE).exists()
+    if not out.join(MANIFEST).exists() and not unfinished:
         raise OutputExists(
             f"{out.url} holds files that are not a graves-data dataset; choose another --out "
             "(--overwrite only ever replaces a dataset)"
@@ -63,6 +64,7 @@ def prepare_output(dest: Destination) -> Location:
         )
     if not out.is_local:
         out.remove(recursive=True)
+        build_state(out).remove(recursive=True)
         return out
     return staging_folder(dest)
 
@@ -81,15 +83,17 @@ def _drop_staging(dest: Destination) -> None:
     after its swap leaves the old dataset there."""
     if dest.out.is_local:
         _staging(dest).remove(recursive=True)
+        build_state(_staging(dest)).remove(recursive=True)
 
 
 def staging_folder(dest: Destination) -> Location:
     """Where an --overwrite build is made: beside the output under a fixed hidden name, so a
     killed one resumes there; anything else found under that name is cleared first."""
     staging = _staging(dest)
-    plan = staging.join(BUILD_DIR, PLAN_FILE)
+    plan = build_state(staging).join(PLAN_FILE)
     if staging.exists() and not (plan.exists() and _same_identity(plan, dest)):
         staging.remove(recursive=True)
+        build_state(staging).remove(recursive=True)
     return staging
 
 
@@ -114,7 +118,7 @@ def claim(dest: Destination, units: int = 0) -> Location:
 
 def write_plan(root: Location, dest: Destination, units: int) -> None:
     plan = {"identity": dest.identity(), "units": units}
-    root.join(BUILD_DIR, PLAN_FILE).write_atomic(canonical_json(plan).encode())
+    build_state(root).join(PLAN_FILE).write_atomic(canonical_json(plan).encode())
 
 
 def swap_into_place(staging: Location, out: Location) -> None:
@@ -124,3 +128,8 @@ def swap_into_place(staging: Location, out: Location) -> None:
         return
     exchange_paths(staging.path, out.path)
     staging.remove(recursive=True)
+    # the records now describe `out`: a kill before this rename leaves the old dataset's, whose
+    # identity differs, and the next run rebuilds (with --overwrite) rather than mixing them
+    build_state(out).remove(recursive=True)
+    if build_state(staging).exists():
+        os.replace(build_state(staging).path, build_state(out).path)

@@ -22,12 +22,12 @@ from graves_data.pipelines.job import (
     UnitResult,
 )
 from graves_data.schema import canonical_json
-from graves_data.shards import BUILD_DIR, ShardWriter, read_json
+from graves_data.shards import ShardWriter, build_state, read_json
 from graves_data.storage import Location, resolve
 
 
 def sidecar(root: Location, unit: Unit) -> Location:
-    return root.join(BUILD_DIR, "units", f"{unit.key}.json")
+    return build_state(root).join("units", f"{unit.key}.json")
 
 
 def read_inputs(raw: Location, unit: Unit) -> tuple[UnitInput, tuple[SourceFile, ...]]:

@@ -89,7 +89,7 @@ def test_content_hash_changes_with_any_shard_or_the_vocab() -> None:
 def test_open_dataset_names_what_is_wrong(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match=r"no manifest\.json"):
         open_dataset(tmp_path)
-    (tmp_path / ".build").mkdir()
+    (tmp_path.parent / f".{tmp_path.name}.build").mkdir()  # a build's records, beside it
     with pytest.raises(DatasetError, match="not finished"):
         open_dataset(tmp_path)
     (tmp_path / "manifest.json").write_text("{not json")

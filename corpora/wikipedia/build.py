@@ -37,7 +37,7 @@ from graves_data.pipelines.runner import (
 from graves_data.pipelines.text import add_counts, char_table, encode_chars, text_vocab
 from graves_data.pipelines.textbuild import BackgroundHashes, input_stamp, text_card, text_rows
 from graves_data.schema import canonical_json, text_schema
-from graves_data.shards import BUILD_DIR
+from graves_data.shards import build_state
 from graves_data.storage import resolve
 
 
@@ -82,7 +82,7 @@ def build(
     # what the user named as raw: the output may sit beside a raw file
     destination = Destination(NAME, params, resolve(raw), resolve(out), overwrite)
     folder = begin_build(destination)
-    scratch_url = folder.join(BUILD_DIR, SCRATCH).url
+    scratch_url = build_state(folder).join(SCRATCH).url
     rules = PageRules(
         text=params.text,
         namespaces=namespace_keys(params.namespaces),
@@ -140,7 +140,7 @@ def build(
         overwrite=overwrite,
     )
     manifest = run_build(job, execution, root=folder)
-    resolve(out).join(BUILD_DIR, SCRATCH).remove(recursive=True)
+    build_state(resolve(out)).join(SCRATCH).remove(recursive=True)
     return manifest
 
 

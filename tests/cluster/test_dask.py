@@ -220,7 +220,7 @@ class Background:
 
 def first_units_done(out: Path, running: Callable[[], bool]) -> list[Path]:
     """Wait until the first unit has recorded itself as done; the sidecars there are then."""
-    units = out / ".build" / "units"
+    units = out.parent / f".{out.name}.build" / "units"
     deadline = time.monotonic() + BUILD_TIMEOUT
     while time.monotonic() < deadline:
         done = sorted(units.glob("*.json")) if units.exists() else []
@@ -280,7 +280,10 @@ def test_all_workers_killed_fail_clearly_then_a_rerun_completes(
     assert "no manifest written" in ours[0]
     assert not (out / "manifest.json").exists()
 
-    sidecars = {p.name: p.stat().st_mtime_ns for p in (out / ".build" / "units").glob("*.json")}
+    sidecars = {
+        p.name: p.stat().st_mtime_ns
+        for p in (out.parent / f".{out.name}.build" / "units").glob("*.json")
+    }
     own_cluster.add_workers(2)
     rerun = subprocess.run(command, capture_output=True, text=True, timeout=BUILD_TIMEOUT, env=env)
     assert rerun.returncode == 0, rerun.stderr
@@ -290,7 +293,7 @@ def test_all_workers_killed_fail_clearly_then_a_rerun_completes(
 
 
 def _mtime(out: Path, sidecar: str) -> int:
-    return (out / ".build" / "units" / sidecar).stat().st_mtime_ns
+    return (out.parent / f".{out.name}.build" / "units" / sidecar).stat().st_mtime_ns
 
 
 def test_a_cluster_without_workers_fails_after_the_configured_wait(

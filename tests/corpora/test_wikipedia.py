@@ -120,7 +120,7 @@ def test_index_and_worker_count_do_not_change_the_rows(dump, indexed, tmp_path: 
         assert rows(tmp_path / "plain", split) == rows(out, split)
     one = wikipedia.build(str(path), str(tmp_path / "one"), params, execution=ONE)
     assert one["content_hash"] == manifest["content_hash"]
-    assert not (out / ".build" / "wikipedia").exists()  # scratch text removed
+    assert not (out.parent / f".{out.name}.build" / "wikipedia").exists()  # scratch removed
 
 
 @pytest.mark.parametrize("schema", ["0.3", "0.5", "0.8", "0.11"])
@@ -243,7 +243,7 @@ def test_an_interrupted_build_completes_to_the_same_bytes(dump, tmp_path: Path) 
     # as a kill would leave it: no manifest, a shard gone, a scan's scratch piece half there
     (tmp_path / "ds" / "manifest.json").unlink()
     (tmp_path / "ds" / first["splits"]["train"]["files"][0]["path"]).unlink()
-    scratch = tmp_path / "ds" / ".build" / "wikipedia"
+    scratch = tmp_path / ".ds.build" / "wikipedia"
     scratch.mkdir(parents=True)
     (scratch / "00000-0000.train.txt").write_text("partial")
     again = wikipedia.build(str(path), str(tmp_path / "ds"), params, execution=ONE)

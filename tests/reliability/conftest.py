@@ -43,7 +43,7 @@ def raw_copy(tmp_path: Path, base_raw: Path) -> Path:
 
 @pytest.fixture
 def dataset_copy(tmp_path: Path, clean_dataset: Path) -> Path:
-    """A private copy of the clean dataset (its .build/ included), to damage."""
+    """A private copy of the clean dataset, to damage."""
     target = tmp_path / "ds"
     shutil.copytree(clean_dataset, target, symlinks=True)
     return target

@@ -62,7 +62,7 @@ def command(raw: Path, out: Path, workers: int, *extra: str) -> list[str]:
 
 def finished_units(out: Path, since_ns: int = 0) -> int:
     """Units recorded as finished (their sidecar written) at or after `since_ns`."""
-    units = out / ".build" / "units"
+    units = out.parent / f".{out.name}.build" / "units"
     try:
         found = [p for p in units.iterdir() if p.suffix == ".json"]
         return sum(1 for p in found if p.stat().st_mtime_ns >= since_ns)
@@ -123,7 +123,7 @@ def assert_consistent_after_kill(out: Path) -> None:
         leftovers = {p.code for p in report.problems} - {"extra-file"}
         assert not leftovers, report.problems
         assert all(".tmp-" in p.path for p in report.problems), report.problems
-    units = out / ".build" / "units"
+    units = out.parent / f".{out.name}.build" / "units"
     for sidecar in units.iterdir() if units.exists() else ():
         if ".tmp-" in sidecar.name:
             continue
@@ -225,5 +225,5 @@ def test_a_killed_overwrite_never_loses_the_old_dataset(
         assert report.content_hash in (old, new)
     run_build(crash_raw, out, "--overwrite")
     assert dataset_files(out) == dataset_files(reference)
-    assert sorted(os.listdir(tmp_path)) == ["ds"]
+    assert sorted(os.listdir(tmp_path)) == [".ds.build", "ds"]  # no staging left
     assert old in seen

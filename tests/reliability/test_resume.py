@@ -3,14 +3,18 @@ the result is always the bytes of a fresh build."""
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from pathlib import Path
 
 import pytest
 
+from graves_data.corpora.iam_ondb import IamParams, build
 from graves_data.errors import OutputExists
 from tests.reliability.helpers import (
+    PARAMS,
+    QUIET,
     Built,
     build_read,
     listed,
@@ -20,7 +24,7 @@ from tests.reliability.helpers import (
 
 
 def sidecar_times(out: Path) -> dict[str, int]:
-    units = out / ".build" / "units"
+    units = out.parent / f".{out.name}.build" / "units"
     return {p.stem: p.stat().st_mtime_ns for p in units.iterdir()}
 
 
@@ -128,7 +132,7 @@ def test_a_deleted_shard_is_rebuilt(
 def test_a_corrupt_sidecar_redoes_its_unit(
     raw_copy: Path, built_copy: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    sidecar = sorted((built_copy / ".build" / "units").iterdir())[0]
+    sidecar = sorted((built_copy.parent / ".ds.build" / "units").iterdir())[0]
     sidecar.write_text("{not json")
     before = {p.name: p.read_bytes() for p in (built_copy / "data").iterdir()}
     _, ran = rerun(raw_copy, built_copy, caplog)
@@ -143,3 +147,31 @@ def test_a_moved_raw_folder_is_another_build(raw_copy: Path, built_copy: Path) -
     shutil.copytree(raw_copy, moved)
     with pytest.raises(OutputExists):
         build_read(moved, built_copy)
+
+
+def test_a_finished_dataset_holds_only_what_its_manifest_names(
+    raw_copy: Path, built_copy: Path
+) -> None:
+    """The resume records live beside the dataset (`.ds.build`), not in it: a `.build/` inside
+    was copied and uploaded with the dataset although nothing reads it."""
+    manifest = json.loads((built_copy / "manifest.json").read_text())
+    named = {f["path"] for split in manifest["splits"].values() for f in split["files"]}
+    found = {str(p.relative_to(built_copy)) for p in built_copy.rglob("*") if p.is_file()}
+    assert found == named | {"manifest.json", "vocab.json", "README.md"}
+    assert (built_copy.parent / ".ds.build" / "plan.json").is_file()
+
+
+def test_an_overwrite_leaves_the_records_of_the_new_dataset(
+    raw_copy: Path, built_copy: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """After --overwrite swaps the new dataset in, its records are the ones beside it: a re-run
+    of the same build runs no unit, and no staging folder or its records are left."""
+    other = IamParams(forms_per_shard=PARAMS.forms_per_shard + 1)
+    build(raw_copy, built_copy, other, execution=QUIET, overwrite=True)
+    leftovers = {p.name for p in built_copy.parent.iterdir()}
+    assert leftovers == {"ds", ".ds.build", raw_copy.name}
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="graves_data.pipelines"):
+        build(raw_copy, built_copy, other, execution=QUIET)
+    summary = [r.getMessage() for r in caplog.records if "kept from an earlier run" in r.message]
+    assert len(summary) == 1 and " 0 run, " in summary[0]

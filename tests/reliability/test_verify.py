@@ -233,6 +233,8 @@ def test_a_manifest_that_is_not_json(dataset_copy: Path) -> None:
 
 def test_no_manifest_unfinished_or_not_a_dataset(dataset_copy: Path, tmp_path: Path) -> None:
     (dataset_copy / MANIFEST).unlink()
+    assert codes(verify(dataset_copy).problems) == {("no-manifest", MANIFEST)}
+    (dataset_copy.parent / f".{dataset_copy.name}.build").mkdir()  # a build's records
     assert codes(verify(dataset_copy).problems) == {("unfinished-build", MANIFEST)}
     (tmp_path / "empty").mkdir()
     assert codes(verify(tmp_path / "empty").problems) == {("no-manifest", MANIFEST)}
@@ -258,6 +260,7 @@ def test_extra_files_at_the_top_under_data_and_links(dataset_copy: Path, tmp_pat
     (dataset_copy / "data" / "train-00000-of-00003.parquet.tmp-1a2b3c4d").write_bytes(b"half")
     (tmp_path / "elsewhere.parquet").write_bytes(b"x")
     (dataset_copy / "data" / "linked.parquet").symlink_to(tmp_path / "elsewhere.parquet")
+    (dataset_copy / ".build" / "units").mkdir(parents=True)  # as graves-data 0.1 left it
     (dataset_copy / ".build" / "units" / "scratch.json").write_text("{}")  # ignored
     report = verify(dataset_copy)
     assert codes(report.problems) == {

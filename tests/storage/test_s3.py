@@ -169,7 +169,7 @@ def test_a_build_killed_mid_way_on_s3_resumes_to_the_same_bytes(
     command = _cli("--raw", iam_s3, "--out", out, "--forms-per-shard", "1")
     build = subprocess.Popen(command, start_new_session=True, stderr=subprocess.PIPE)
     try:
-        sidecars = _first_sidecars(buckets.fs, f"{out}/.build/units", build)
+        sidecars = _first_sidecars(buckets.fs, f"s3://{buckets.out}/.iam-ondb.build/units", build)
     finally:
         os.killpg(build.pid, signal.SIGKILL)
         build.wait()
@@ -297,7 +297,8 @@ def test_wikipedia_dump_on_s3(buckets: Buckets, tmp_path: Path) -> None:
     out = f"s3://{buckets.out}/wiki"
     wikipedia.build(buckets.upload(raw, "wiki"), out, params, execution=TWO_LOCAL)
     assert_same_dataset(out, tmp_path / "local")
-    assert not buckets.fs.find(f"{out}/.build/scratch")
+    assert not buckets.fs.find(f"s3://{buckets.out}/.wiki.build/wikipedia")
+    assert not buckets.fs.find(f"{out}/.build")  # nothing but the dataset in its folder
 
     from graves_data.models.data import TextStream
 
