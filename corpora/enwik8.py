@@ -48,6 +48,7 @@ from graves_data.pipelines.runner import (
     BuildJob,
     Execution,
     SourceFile,
+    Span,
     Unit,
     UnitContext,
     UnitInput,
@@ -230,22 +231,13 @@ class ByteRange:
     data: bytes | None = None
 
 
-def read_range(url: str, start: int, stop: int) -> bytes:
-    """Bytes [start, stop) of a plain file, through fsspec (local paths or s3:// URLs)."""
-    with resolve(url).open("rb") as handle:
-        handle.seek(start)
-        data: bytes = handle.read(stop - start)
-    if len(data) != stop - start:
-        raise NotACorpus(f"{url}: file shorter than planned (changed during the build?)")
-    return data
-
-
 def count_range(item: tuple[str, int, int]) -> list[int]:
     """Byte histogram of one range of a plain file (the counting pass, on the workers)."""
     url, start, stop = item
+    location = resolve(url)
     counts = np.zeros(256, dtype=np.int64)
     for block_start in range(start, stop, READ_BLOCK):
-        counts += byte_counts(read_range(url, block_start, min(stop, block_start + READ_BLOCK)))
+        counts += byte_counts(location.read_range(block_start, min(stop, block_start + READ_BLOCK)))
     return [int(n) for n in counts]
 
 
@@ -279,13 +271,12 @@ def count_member(source: RawSource, ranges: Sequence[SplitRange]) -> dict[str, l
 
 
 def process_unit(
-    unit: Unit, _inputs: UnitInput, ctx: UnitContext[Any], _bad: BadInputPolicy
+    unit: Unit, inputs: UnitInput, ctx: UnitContext[Any], _bad: BadInputPolicy
 ) -> UnitRows:
-    """One byte range -> ids -> rows -> one shard."""
+    """One byte range (read by the runner; a zip member's came with the unit) -> ids -> rows
+    -> one shard."""
     payload: ByteRange = unit.payload
-    data = payload.data
-    if data is None:
-        data = read_range(payload.url, payload.start, payload.stop)
+    data = payload.data if payload.data is not None else inputs.span(unit.spans[0])
     encoded = encode_bytes(data, ctx.vocab)
     return text_rows(encoded.ids, payload.first_offset, encoded.unknown, unit, ctx)
 
@@ -349,6 +340,7 @@ def _units(
             shard=shard_path(p.split, p.index, p.count),
             inputs=(stamp,),
             payload=ByteRange(source.url, p.start, p.stop, p.first_offset, data),
+            spans=() if data is not None else (Span(source.url, p.start, p.stop),),
         )
 
 

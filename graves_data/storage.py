@@ -24,7 +24,7 @@ from typing import Any
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from graves_data.errors import DiskFull
+from graves_data.errors import DiskFull, NotACorpus
 
 TMP_MARK = ".tmp-"
 # a full disk, or the user's quota spent: both mean "free some space and run again"
@@ -73,6 +73,19 @@ class Location:
         if self.is_local:
             return Path(self.path).read_bytes()
         data: bytes = self.fs.cat_file(self.path)
+        return data
+
+    def read_range(self, start: int, stop: int) -> bytes:
+        """Bytes [start, stop) of the file; a shorter file is an error (changed since it was
+        planned), never a short read passed on."""
+        with self.open("rb") as handle:
+            handle.seek(start)
+            data: bytes = handle.read(stop - start)
+        if len(data) != stop - start:
+            raise NotACorpus(
+                f"{self.url}: file shorter than planned (changed during the build?): bytes "
+                f"{start}..{stop} wanted, {len(data)} read"
+            )
         return data
 
     def open(self, mode: str = "rb") -> Any:

@@ -86,9 +86,10 @@ class Unit:
     """One unit of work; writes the shard `shard` of split `split`.
 
     `inputs` are (path relative to raw, size, change stamp) of what it reads, for the
-    fingerprint that lets a re-run skip it; `reads` the files (relative to raw) the runner
-    reads and hashes for it before its process function runs; `payload` is whatever else the
-    corpus's process function needs (offsets, or member bytes read from an archive). All must
+    fingerprint that lets a re-run skip it. The runner reads for it, before its process
+    function runs: `reads`, files (relative to raw) read whole and hashed; `spans`, byte ranges
+    of a large text (whose file the corpus's build hashes once, whole). `payload` is whatever
+    else the process function needs (offsets, or member bytes read from an archive). All must
     pickle. `stamp` is a digest of anything else the unit's rows depend on that `inputs` does
     not show (IAM-OnDB: the forms' transcription lines and writers), so that a change there
     redoes the unit too.
@@ -101,6 +102,7 @@ class Unit:
     payload: Any
     stamp: str = ""
     reads: tuple[str, ...] = ()
+    spans: tuple[Span, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -122,13 +124,27 @@ class UnitContext(Generic[P]):
 
 
 @dataclass(frozen=True)
+class Span:
+    """Bytes [start, stop) of one input file (its URL): what a unit of a large text reads."""
+
+    url: str
+    start: int
+    stop: int
+
+
+@dataclass(frozen=True)
 class UnitInput:
-    """A unit's inputs as the runner read them: the bytes of every file in `unit.reads`."""
+    """A unit's inputs as the runner read them: the bytes of every file in `unit.reads` and
+    of every span in `unit.spans`."""
 
     files: Mapping[str, bytes]
+    spans: Mapping[Span, bytes] = field(default_factory=dict)
 
     def bytes_of(self, path: str) -> bytes:
         return self.files[path]
+
+    def span(self, span: Span) -> bytes:
+        return self.spans[span]
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from graves_data.pipelines.job import OnBadInput as OnBadInput
 from graves_data.pipelines.job import ProcessFn as ProcessFn
 from graves_data.pipelines.job import Quarantined as Quarantined
 from graves_data.pipelines.job import SourceFile as SourceFile
+from graves_data.pipelines.job import Span as Span
 from graves_data.pipelines.job import Unit as Unit
 from graves_data.pipelines.job import UnitContext as UnitContext
 from graves_data.pipelines.job import UnitInput as UnitInput

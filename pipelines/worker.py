@@ -31,9 +31,12 @@ def sidecar(root: Location, unit: Unit) -> Location:
 
 
 def read_inputs(raw: Location, unit: Unit) -> tuple[UnitInput, tuple[SourceFile, ...]]:
-    """The files `unit.reads` names, read whole, with the size and sha256 of each."""
+    """The files `unit.reads` names, read whole, with the size and sha256 of each, and the
+    byte ranges `unit.spans` names."""
     files = {rel: raw.join(rel).read_bytes() for rel in unit.reads}
-    return UnitInput(files), tuple(SourceFile.of(rel, data) for rel, data in files.items())
+    spans = {s: resolve(s.url).read_range(s.start, s.stop) for s in unit.spans}
+    sources = tuple(SourceFile.of(rel, data) for rel, data in files.items())
+    return UnitInput(files, spans), sources
 
 
 def make_result(process: ProcessFn, unit: Unit, ctx: UnitContext[Any]) -> UnitResult:

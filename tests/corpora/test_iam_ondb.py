@@ -348,7 +348,8 @@ def test_an_existing_other_dataset_is_not_overwritten(tmp_path: Path, iam_sample
         == list(manifest["splits"])
         == ["trainset", "testset_v", "testset_t", "testset_f"]
     )
-    assert not list(tmp_path.glob(".ds.*")), "staging folders cleaned up"
+    leftovers = [p.name for p in tmp_path.glob(".ds.*")]
+    assert leftovers == [".ds.build"], "staging folders cleaned up; the records of the new one"
     assert not (tmp_path / "ds" / "data" / "train-00000-of-00001.parquet").exists()
 
 
