@@ -109,7 +109,8 @@ def test_overwrite_swaps_atomically_and_the_old_dataset_is_intact_until_then(
     assert seen["staging"] == (".ds.staging", True)
     assert seen["out after"] == replaced.manifest["content_hash"] != old
     assert verify(out).ok
-    assert sorted(os.listdir(tmp_path)) == ["ds", "raw"]  # no staging or old copy left
+    # no staging or old copy left; the records beside it are the new dataset's
+    assert sorted(os.listdir(tmp_path)) == [".ds.build", "ds", "raw"]
     fresh = build_read(raw_copy, tmp_path.parent / f"{tmp_path.name}-fresh", OTHER)
     assert fresh.manifest["content_hash"] == replaced.manifest["content_hash"]
 
@@ -151,4 +152,4 @@ def test_a_staging_folder_left_by_a_kill_after_the_swap_is_cleared(
     build_read(raw_copy, out)
     build_read(raw_copy, tmp_path / ".ds.staging", OTHER)
     build_read(raw_copy, out)
-    assert sorted(os.listdir(tmp_path)) == ["ds", "raw"]
+    assert sorted(os.listdir(tmp_path)) == [".ds.build", "ds", "raw"]  # staging, its records gone
