@@ -47,7 +47,7 @@ from graves_data.models.data import (
     open_kind,
 )
 from graves_data.models.evaluate import evaluate_model
-from graves_data.models.lstm import Clip
+from graves_data.models.lstm import Clip, set_impl
 from graves_data.models.optim import build_optimizer
 from graves_data.models.tasks import Sums, Task, make_task
 from graves_data.shards import VOCAB
@@ -326,6 +326,7 @@ class Trainer:
         )
         torch.manual_seed(config.train.seed)
         self.model: nn.Module = self.task.build_model().to(self.device)
+        set_impl(self.model, config.train.lstm_impl)
         self.wrapped: nn.Module = self.model
         if self.info.world > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
