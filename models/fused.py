@@ -35,33 +35,57 @@ def _compute_dtype(xp: torch.Tensor) -> torch.dtype:
     return torch.float32 if xp.dtype in (torch.float16, torch.bfloat16) else xp.dtype
 
 
+class Gates(NamedTuple):
+    """Per-step views of a (T, B, 4H) gate buffer, made once before the loop over time (a view
+    made inside the loop would cost a dispatch per step)."""
+
+    whole: list[torch.Tensor]  # (B, 4H)
+    i: list[torch.Tensor]  # (B, H) each
+    f: list[torch.Tensor]
+    g: list[torch.Tensor]
+    o: list[torch.Tensor]
+    input_forget: list[torch.Tensor]  # i and f, (B, 2H)
+    sigmoid_tanh: list[torch.Tensor]  # i, f and g, (B, 3H)
+
+
+def gate_views(buffer: torch.Tensor) -> Gates:
+    n = buffer.shape[-1] // 4
+    parts = [buffer[..., j * n : (j + 1) * n].unbind(0) for j in range(4)]
+    return Gates(
+        list(buffer.unbind(0)),
+        *(list(p) for p in parts),
+        list(buffer[..., : 2 * n].unbind(0)),
+        list(buffer[..., : 3 * n].unbind(0)),
+    )
+
+
 class _Cell:
     """One step of the cell, forward and backward, on preallocated (B, 4H) / (B, H) blocks."""
 
     def __init__(self, batch: int, hidden: int, like: torch.Tensor) -> None:
-        self.hidden = hidden
         self.tanh_c = like.new_empty(batch, hidden)
         self.scratch = like.new_empty(batch, hidden)
+        self.acts = gate_views(like.new_empty(1, batch, 4 * hidden))  # one step's, backward
 
     def forward(
         self,
-        gates: torch.Tensor,
+        gates: Gates,
+        t: int,
         c_prev: torch.Tensor,
         c_out: torch.Tensor,
         h_out: torch.Tensor,
-        peephole: torch.Tensor | None,
+        peephole: list[torch.Tensor] | None,
     ) -> None:
-        """`gates` holds the pre-activations (input and recurrent parts) and is turned into the
-        activations in place; writes c_t into `c_out` and h_t into `h_out` (eqs 7-11)."""
-        n = self.hidden
-        i, f, g, o = gates[:, :n], gates[:, n : 2 * n], gates[:, 2 * n : 3 * n], gates[:, 3 * n :]
+        """`gates` at step t holds the pre-activations (input and recurrent parts) and is turned
+        into the activations in place; writes c_t into `c_out` and h_t into `h_out` (eqs 7-11)."""
+        i, f, g, o = gates.i[t], gates.f[t], gates.g[t], gates.o[t]
         if peephole is None:
-            gates[:, : 2 * n].sigmoid_()
+            gates.input_forget[t].sigmoid_()
             o.sigmoid_()
         else:
             i.addcmul_(c_prev, peephole[0])
             f.addcmul_(c_prev, peephole[1])
-            gates[:, : 2 * n].sigmoid_()
+            gates.input_forget[t].sigmoid_()
         g.tanh_()
         torch.mul(f, c_prev, out=c_out)
         c_out.addcmul_(i, g)
@@ -73,22 +97,21 @@ class _Cell:
 
     def backward(
         self,
-        acts: torch.Tensor,
+        gates: Gates,
+        t: int,
         c_prev: torch.Tensor,
         c_t: torch.Tensor,
         dh: torch.Tensor,
         dc: torch.Tensor,
-        dgates: torch.Tensor,
-        peephole: torch.Tensor | None,
+        peephole: list[torch.Tensor] | None,
         bound: float | None,
     ) -> None:
         """From d loss / d h_t (`dh`) and d loss / d c_t through later steps (`dc`, turned in
-        place into d loss / d c_{t-1}), the clipped derivatives of the pre-activations into
-        `dgates`."""
-        n = self.hidden
-        i, f, g, o = acts[:, :n], acts[:, n : 2 * n], acts[:, 2 * n : 3 * n], acts[:, 3 * n :]
-        di, df, dg = dgates[:, :n], dgates[:, n : 2 * n], dgates[:, 2 * n : 3 * n]
-        do = dgates[:, 3 * n :]
+        place into d loss / d c_{t-1}), the clipped derivatives of the pre-activations, written
+        over the activations of step t in `gates` (which the backward needs no more)."""
+        self.acts.whole[0].copy_(gates.whole[t])
+        i, f, g, o = self.acts.i[0], self.acts.f[0], self.acts.g[0], self.acts.o[0]
+        di, df, dg, do = gates.i[t], gates.f[t], gates.g[t], gates.o[t]
         tanh_c, scratch = self.tanh_c, self.scratch
         torch.tanh(c_t, out=tanh_c)
         # output gate: d o_pre = dh tanh(c) o (1 - o)
@@ -116,12 +139,16 @@ class _Cell:
         df.mul_(f)
         df.addcmul_(df, f, value=-1.0)
         if bound is not None:
-            (dgates if peephole is None else dgates[:, : 3 * n]).clamp_(-bound, bound)
+            (gates.whole if peephole is None else gates.sigmoid_tanh)[t].clamp_(-bound, bound)
         # to the previous cell state: dc f (+ w_ci d i_pre + w_cf d f_pre)
         dc.mul_(f)
         if peephole is not None:
             dc.addcmul_(di, peephole[0])
             dc.addcmul_(df, peephole[1])
+
+
+def _rows(peephole: torch.Tensor | None) -> list[torch.Tensor] | None:
+    return None if peephole is None else list(peephole.unbind(0))
 
 
 def _recurrent_grads(
@@ -165,13 +192,14 @@ class _LSTMFunction(torch.autograd.Function):
         gates = projected.clone(memory_format=torch.contiguous_format)
         outputs = projected.new_empty(steps, batch, n)
         cells = projected.new_empty(steps, batch, n)
-        cell = _Cell(batch, n, projected)
+        cell, views, peep = _Cell(batch, n, projected), gate_views(gates), _rows(peephole)
+        hs, cs = outputs.unbind(0), cells.unbind(0)
         w_t = weight_hh.t()
         h, c = h0, c0
         for t in range(steps):
-            gates[t].addmm_(h, w_t)
-            cell.forward(gates[t], c, cells[t], outputs[t], peephole)
-            h, c = outputs[t], cells[t]
+            views.whole[t].addmm_(h, w_t)
+            cell.forward(views, t, c, cs[t], hs[t], peep)
+            h, c = hs[t], cs[t]
         ctx.save_for_backward(gates, outputs, cells, h0, c0, weight_hh, peephole)  # type: ignore[arg-type]
         ctx.bound = bound  # type: ignore[attr-defined]
         return outputs, cells[-1].clone()
@@ -186,15 +214,18 @@ class _LSTMFunction(torch.autograd.Function):
         gates, outputs, cells, h0, c0, weight_hh, peephole = ctx.saved_tensors
         bound: float | None = ctx.bound
         steps, batch, four = gates.shape
-        dgates = torch.empty_like(gates)
-        cell = _Cell(batch, four // 4, gates)
+        # the derivatives overwrite the activations, step by step (autograd's version counter
+        # refuses a second backward through them, as retain_graph would ask)
+        dgates = gates
+        cell, grads = _Cell(batch, four // 4, gates), gate_views(dgates)
+        cs, douts, peep = cells.unbind(0), grad_out.unbind(0), _rows(peephole)
         dh = grad_out[-1].clone()
         dc = grad_c.clone()
         for t in range(steps - 1, -1, -1):
-            c_prev = cells[t - 1] if t else c0
-            cell.backward(gates[t], c_prev, cells[t], dh, dc, dgates[t], peephole, bound)
+            c_prev = cs[t - 1] if t else c0
+            cell.backward(grads, t, c_prev, cs[t], dh, dc, peep, bound)
             if t:
-                torch.addmm(grad_out[t - 1], dgates[t], weight_hh, out=dh)
+                torch.addmm(douts[t - 1], grads.whole[t], weight_hh, out=dh)
         grad_h0 = dgates[0] @ weight_hh
         grad_w, grad_p = _recurrent_grads(dgates, outputs, h0, cells, c0, peephole)
         return dgates, grad_h0, dc, grad_w, grad_p, None
@@ -289,20 +320,27 @@ class _WindowFunction(torch.autograd.Function):
         phis = projected.new_empty(steps if keep_phi else 1, batch, positions)
         masked = projected.new_empty(batch, chars)
         cell, window = _Cell(batch, n, projected), _Window(batch, k, positions, projected)
+        views, peep = gate_views(gates), _rows(peephole)
+        hs, cs, es, ks = outputs.unbind(0), cells.unbind(0), exped.unbind(0), kappas.unbind(0)
+        steps_k = exped[..., 2 * k :].unbind(0)
+        ws, ws_rows = windows.unbind(0), windows.unsqueeze(2).unbind(0)
+        phi_rows = phis.unbind(0)
+        phi_text = phis[..., :chars].unbind(0)
+        masked_row = masked.unsqueeze(1)
         w_hh_t, w_in_t, w_win_t = weight_hh.t(), weight_window_in.t(), window_weight.t()
         h, c, w, kappa = h0, c0, w0, kappa0
         for t in range(steps):
-            gates[t].addmm_(h, w_hh_t).addmm_(w, w_in_t)
-            cell.forward(gates[t], c, cells[t], outputs[t], peephole)
-            h, c = outputs[t], cells[t]
-            torch.addmm(window_bias, h, w_win_t, out=exped[t]).exp_()
-            torch.add(kappa, exped[t, :, 2 * k :], out=kappas[t])
-            kappa = kappas[t]
-            phi = phis[t if keep_phi else 0]
-            window.weights(exped[t], kappa, phi)
-            torch.mul(phi[:, :chars], text_mask, out=masked)
-            torch.bmm(masked.unsqueeze(1), onehot, out=windows[t].unsqueeze(1))
-            w = windows[t]
+            views.whole[t].addmm_(h, w_hh_t).addmm_(w, w_in_t)
+            cell.forward(views, t, c, cs[t], hs[t], peep)
+            h, c = hs[t], cs[t]
+            torch.addmm(window_bias, h, w_win_t, out=es[t]).exp_()
+            torch.add(kappa, steps_k[t], out=ks[t])
+            kappa = ks[t]
+            row = t if keep_phi else 0
+            window.weights(es[t], kappa, phi_rows[row])
+            torch.mul(phi_text[row], text_mask, out=masked)
+            torch.bmm(masked_row, onehot, out=ws_rows[t])
+            w = ws[t]
         ctx.save_for_backward(
             gates, outputs, cells, exped, kappas, windows, onehot, text_mask, h0, c0, w0,
             weight_hh, weight_window_in, peephole, window_weight,  # type: ignore[arg-type]
@@ -338,7 +376,7 @@ class _WindowFunction(torch.autograd.Function):
         bound: float | None = ctx.bound
         steps, batch, four = gates.shape
         k, chars = window_weight.shape[0] // 3, onehot.shape[1]
-        dgates, dexped = torch.empty_like(gates), torch.empty_like(exped)
+        dgates, dexped = gates, torch.empty_like(exped)  # dgates over the activations
         cell, window = _Cell(batch, four // 4, gates), _Window(batch, k, chars, gates)
         dphi = gates.new_empty(batch, chars)
         phi = gates.new_empty(batch, chars)
@@ -346,29 +384,36 @@ class _WindowFunction(torch.autograd.Function):
         moment = gates.new_empty(batch, k)
         dh, dw = grad_out[-1].clone(), grad_windows[-1].clone()
         dc, dkappa = grad_c.clone(), grad_kappa.clone()
+        grads, peep = gate_views(dgates), _rows(peephole)
+        cs, es, ks = cells.unbind(0), exped.unbind(0), kappas.unbind(0)
+        douts, dwins, des = grad_out.unbind(0), grad_windows.unbind(0), dexped.unbind(0)
+        alphas, betas, steps_k = (exped[..., j * k : (j + 1) * k].unbind(0) for j in range(3))
+        dalphas, dbetas, dsteps = (dexped[..., j * k : (j + 1) * k].unbind(0) for j in range(3))
+        dalpha_cols = dexped[..., :k].unsqueeze(-1).unbind(0)
+        dw_col, dphi_col, dphi_row = dw.unsqueeze(-1), dphi.unsqueeze(-1), dphi.unsqueeze(1)
         for t in range(steps - 1, -1, -1):
-            alpha, beta, step = (exped[t, :, j * k : (j + 1) * k] for j in range(3))
+            alpha, beta = alphas[t], betas[t]
             # the window: phi -> (alpha, beta, kappa) -> the window layer's outputs
-            window.weights(exped[t], kappas[t], phi)
-            torch.bmm(onehot, dw.unsqueeze(-1), out=dphi.unsqueeze(-1))
+            window.weights(es[t], ks[t], phi)
+            torch.bmm(onehot, dw_col, out=dphi_col)
             dphi.mul_(text_mask)
-            torch.bmm(window.weight, dphi.unsqueeze(-1), out=dexped[t, :, :k].unsqueeze(-1))
-            dexped[t, :, :k].mul_(alpha)  # d alpha_hat = d alpha * alpha
-            torch.mul(window.weight, dphi.unsqueeze(1), out=spread)
+            torch.bmm(window.weight, dphi_col, out=dalpha_cols[t])
+            dalphas[t].mul_(alpha)  # d alpha_hat = d alpha * alpha
+            torch.mul(window.weight, dphi_row, out=spread)
             spread.mul_(alpha.unsqueeze(-1)).mul_(window.distance)
             torch.sum(spread, -1, out=moment)  # sum_u alpha e (kappa - u) dphi
             dkappa.addcmul_(beta, moment, value=-2.0)
             spread.mul_(window.distance)
-            torch.sum(spread, -1, out=dexped[t, :, k : 2 * k])
-            dexped[t, :, k : 2 * k].mul_(beta).neg_()  # d beta_hat = -sum(...) beta
-            torch.mul(dkappa, step, out=dexped[t, :, 2 * k :])
-            dh.addmm_(dexped[t], window_weight)
+            torch.sum(spread, -1, out=dbetas[t])
+            dbetas[t].mul_(beta).neg_()  # d beta_hat = -sum(...) beta
+            torch.mul(dkappa, steps_k[t], out=dsteps[t])
+            dh.addmm_(des[t], window_weight)
             # layer 1's cell
-            c_prev = cells[t - 1] if t else c0
-            cell.backward(gates[t], c_prev, cells[t], dh, dc, dgates[t], peephole, bound)
+            c_prev = cs[t - 1] if t else c0
+            cell.backward(grads, t, c_prev, cs[t], dh, dc, peep, bound)
             if t:
-                torch.addmm(grad_out[t - 1], dgates[t], weight_hh, out=dh)
-                torch.addmm(grad_windows[t - 1], dgates[t], weight_window_in, out=dw)
+                torch.addmm(douts[t - 1], grads.whole[t], weight_hh, out=dh)
+                torch.addmm(dwins[t - 1], grads.whole[t], weight_window_in, out=dw)
         grad_h0, grad_w0 = dgates[0] @ weight_hh, dgates[0] @ weight_window_in
         grad_hh, grad_p = _recurrent_grads(dgates, outputs, h0, cells, c0, peephole)
         grad_in = dgates[0].t() @ w0

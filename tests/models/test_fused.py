@@ -253,3 +253,13 @@ def test_the_implementation_is_an_option_saved_in_the_run(
     saved = json.loads((run / "config.json").read_text())
     assert saved["train"]["lstm_impl"] == "stepped"
     assert TrainConfig().lstm_impl == "fused"
+
+
+def test_a_second_backward_is_refused() -> None:
+    layer = LSTMLayer(2, 3, peepholes=True)
+    out, _ = layer(torch.randn(2, 4, 2), clip=1.0)
+    loss = out.sum()
+    loss.backward(retain_graph=True)
+    # the backward writes the derivatives over the saved activations: autograd sees it
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
