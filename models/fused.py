@@ -50,10 +50,13 @@ class Gates(NamedTuple):
 
 def gate_views(buffer: torch.Tensor) -> Gates:
     n = buffer.shape[-1] // 4
-    parts = [buffer[..., j * n : (j + 1) * n].unbind(0) for j in range(4)]
+    i, f, g, o = (list(buffer[..., j * n : (j + 1) * n].unbind(0)) for j in range(4))
     return Gates(
         list(buffer.unbind(0)),
-        *(list(p) for p in parts),
+        i,
+        f,
+        g,
+        o,
         list(buffer[..., : 2 * n].unbind(0)),
         list(buffer[..., : 3 * n].unbind(0)),
     )
