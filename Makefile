@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo-out
 WORKERS ?=
 
-.PHONY: venv demo test lint typecheck unit bench fuzz train-demo clean
+.PHONY: venv demo test lint typecheck unit bench gpu-check fuzz train-demo clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,12 @@ train-demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+# every LSTM path of the three networks on one CUDA device (at most 8 minutes); GPU_CHECK_DATA: a
+# built handwriting dataset (default: a generated one)
+GPU_CHECK_DATA ?=
+gpu-check: $(STAMP)
+	$(BIN)/python -m bench.gpu_check --device cuda $(if $(GPU_CHECK_DATA),--data $(GPU_CHECK_DATA))
 
 # coverage-guided fuzzing of the IAM-OnDB readers (atheris), FUZZ_SECONDS per target
 FUZZ_SECONDS ?= 60

@@ -110,6 +110,9 @@ class TrainConfig:
     lstm_clip: float = option(10.0, "paper clipping: bound on LSTM pre-activation derivatives")
     output_clip: float = option(100.0, "paper clipping: bound on output-layer derivatives")
     max_norm: float = option(10.0, "norm clipping: largest global gradient norm")
+    lstm_impl: Literal["fused", "stepped"] = option(
+        "fused", "LSTM: fused (hand-written backward through time) or stepped (the test oracle)"
+    )
     seed: int = option(0, "seed of the weights, the data order and the shuffle buffer")
     device: Literal["cpu", "cuda"] = option("cpu", "where to train")
     threads: int = option(

@@ -53,7 +53,7 @@ from graves_data.models.distributed import (
     resolve_device,
 )
 from graves_data.models.evaluate import evaluate_model
-from graves_data.models.lstm import Clip
+from graves_data.models.lstm import Clip, set_impl
 from graves_data.models.metrics import MetricsLog, ProgressBar, Window
 from graves_data.models.optim import build_optimizer
 from graves_data.models.tasks import Objective, Sums, make_task
@@ -146,6 +146,7 @@ class Trainer:
         )
         torch.manual_seed(config.train.seed)
         self.model: nn.Module = self.task.build_model().to(self.device)
+        set_impl(self.model, config.train.lstm_impl)
         self.wrapped: nn.Module = self.model
         if self.info.world > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
