@@ -25,6 +25,7 @@ from graves_data.models.config import (
 )
 from graves_data.models.lstm import Clip, LSTMLayer, set_impl
 from graves_data.models.metrics import read_metrics
+from graves_data.models.noise import AdaptiveNoise, with_weights
 from graves_data.models.prediction import HandwritingPrediction
 from graves_data.models.synthesis import HandwritingSynthesis
 from graves_data.models.text import CharLSTM
@@ -264,3 +265,57 @@ def test_a_second_backward_is_refused() -> None:
     # the backward writes the derivatives over the saved activations: autograd sees it
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         loss.backward()
+
+
+# ---------------------------------------------------------------------------------------------
+# weight noise runs through the fused path: its functions take the sampled weights as inputs
+
+
+@pytest.mark.parametrize("network", ["prediction", "synthesis"])
+@pytest.mark.parametrize("peepholes", [False, True])
+def test_weight_noise_gradients_through_the_fused_path_equal_the_oracle(
+    network: str, peepholes: bool
+) -> None:
+    """The noisy forward (`with_weights`: the sampled weights swapped in by functional_call)
+    gives the posterior's means and deviations the oracle's gradients on the fused path, with
+    clipping active and without (nn.LSTM computes a layer with neither peepholes nor clipping),
+    and the sampled weights are what runs (the output differs from the means')."""
+    torch.manual_seed(7)
+    model: nn.Module
+    if network == "synthesis":
+        model = _synthesis(peepholes, layers=2)
+    else:
+        model = HandwritingPrediction(
+            PredictionConfig(hidden=6, layers=2, mixtures=2, peepholes=peepholes)
+        )
+        _random_peepholes(model, 8)
+    noise = AdaptiveNoise(model, 0.05)
+    x = torch.randn(3, 9, 3)
+    text = torch.tensor([[1, 2, 3, 0], [4, 5, 6, 1], [2, 2, 0, 0]])
+    text_mask = (text > 0).to(x.dtype)
+
+    def run(net: nn.Module, bound: float | None) -> torch.Tensor:
+        if network == "synthesis":
+            y, _, _ = net(x, text, text_mask, None, Clip(bound, 50.0))
+        else:
+            y, _ = net(x, None, Clip(bound, 50.0))
+        return torch.as_tensor(y)
+
+    means = len(list(model.parameters()))
+    params = list(model.parameters()) + list(noise.parameters())
+    for bound in (ACTIVE, None):
+        found: dict[str, list[torch.Tensor]] = {}
+        for impl in ("fused", "stepped"):
+            set_impl(model, impl)  # type: ignore[arg-type]
+            weights = noise.sample(model, torch.Generator().manual_seed(11))
+            # the oracle runs nn.LSTM's layers too when nothing is clipped: an unreachable
+            # bound sends it through its own steps instead
+            oracle_bound = INACTIVE if bound is None and impl == "stepped" else bound
+            noisy = run(with_weights(model, weights), oracle_bound)
+            with torch.no_grad():
+                assert not torch.allclose(noisy, run(model, oracle_bound))
+            loss = 20.0 * noisy.square().sum() + noise.complexity(model)
+            found[impl] = list(torch.autograd.grad(loss, params))
+        for a, b in zip(found["fused"], found["stepped"], strict=True):
+            assert float((a - b).abs().max()) <= TOLERANCE
+        assert all(float(g.abs().sum()) > 0 for g in found["fused"][means:])

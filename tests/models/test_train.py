@@ -188,7 +188,7 @@ def test_time_budget_stops_with_a_checkpoint(handwriting_data: Path, tmp_path: P
 
 def test_static_and_dynamic_text_evaluation(text_data: Path, tmp_path: Path) -> None:
     train(_config("text", text_data, steps=20, batch_size=8, lr=3e-3), tmp_path)
-    report = evaluate_run(tmp_path, "valid", dynamic=True)
+    report = evaluate_run(tmp_path, "valid", dynamic="parallel")
     symbols = report["chars"]
     assert symbols == report["dynamic"]["chars"] > 1000
     # learning while reading helps (or at least does not hurt) on the same kind of text
@@ -207,7 +207,7 @@ def test_text_run_on_the_generated_ptb(ptb_data: Path, tmp_path: Path) -> None:
     unigram = -sum(c / total * math.log2(c / total) for c in counts if c)
     summary = train(_config("text", ptb_data, steps=40, batch_size=8, lr=3e-3), tmp_path)
     assert summary["valid"]["bits_per_char"] < unigram - 0.7
-    report = evaluate_run(tmp_path, "test", dynamic=True)
+    report = evaluate_run(tmp_path, "test", dynamic="sequential")
     assert report["split"] == "test" and report["chars"] > 2000
     assert report["dynamic"]["bits_per_char"] < report["bits_per_char"] + 0.05
 
