@@ -398,6 +398,36 @@ def test_parallel_dynamic_evaluation_remains_and_bad_rates_are_refused(
             dynamic_evaluation(load_run(tmp_path), "valid", torch.device("cpu"), lr=lr)
 
 
+def test_dynamic_evaluation_of_a_weight_noise_run_adapts_the_means_only(
+    text_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run's optimiser state (means and posterior deviations) loads; dynamic evaluation
+    then moves the network's weights (the posterior means) and nothing else."""
+    train(_config(text_data, "text", steps=4, lr=3e-3, weight_noise="adaptive"), tmp_path)
+    loaded = load_run(tmp_path)
+    assert loaded.state["noise"]
+    before = {k: v.clone() for k, v in loaded.model.state_dict().items()}
+    static = evaluate_model(loaded.task, copy.deepcopy(loaded.model), "valid", torch.device("cpu"))
+    optimizers: list[torch.optim.Optimizer] = []
+    real_build = evaluate_module.build_optimizer
+
+    def build(params: Any, train_config: TrainConfig) -> torch.optim.Optimizer:
+        optimizers.append(real_build(params, train_config))
+        return optimizers[-1]
+
+    monkeypatch.setattr(evaluate_module, "build_optimizer", build)
+    report = dynamic_evaluation(loaded, "valid", torch.device("cpu"), batches=20, lr=1e-3)
+    assert math.isfinite(report["bits_per_char"])
+    assert any(not torch.equal(before[k], v) for k, v in loaded.model.state_dict().items())
+    (optimizer,) = optimizers
+    means = {id(p) for p in loaded.model.parameters()}
+    deviations = [p for g in optimizer.param_groups for p in g["params"] if id(p) not in means]
+    assert deviations and all(p.grad is None for p in deviations)
+    saved = list(loaded.state["noise"].values())
+    assert all(torch.equal(a, b) for a, b in zip(deviations, saved, strict=True))
+    assert static["chars"] > report["chars"] > 0  # the first 20 chunks
+
+
 # ---------------------------------------------------------------------------------------------
 # bad input on the command line and in a run's config.json
 

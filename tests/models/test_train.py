@@ -107,6 +107,9 @@ def test_resumed_run_reproduces_the_uninterrupted_one(
     # text: 25 steps an epoch at 16 streams, so the run crosses an epoch (streams reset)
     steps, size = (14, 4) if task != "text" else (30, 16)
     whole = _config(task, data, steps=steps, batch_size=size, checkpoint_every=100)
+    # the defaults under test: the fused LSTM with peepholes and the paper's clipping
+    assert whole.train.lstm_impl == "fused" and whole.train.clip == "paper"
+    assert whole.model.peepholes
     train(whole, tmp_path / "whole")
     half = dataclasses.replace(whole, train=dataclasses.replace(whole.train, steps=10))
     train(half, tmp_path / "resumed")
