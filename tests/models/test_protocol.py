@@ -270,52 +270,30 @@ def _invoke(*args: str) -> Any:
 QUIET = ["--hidden", "16", "--batch-size", "8", "--no-progress", "--no-tensorboard"]
 
 
+def _train_text(data: Path, run: Path, *extra: str) -> dict[str, Any]:
+    """`train text` for one step with `extra` options; the run's saved config.json."""
+    out = _invoke(
+        "train", "text", "--data", str(data), "--run", str(run), "--steps", "1", *QUIET, *extra
+    )
+    assert out.exit_code == 0, out.output
+    saved: dict[str, Any] = json.loads((run / "config.json").read_text())
+    return saved
+
+
 def test_text_runs_follow_the_papers_protocol_for_their_corpus(
     ptb_data: Path, text_data: Path, tmp_path: Path
 ) -> None:
-    out = _invoke(
-        "train",
-        "text",
-        "--data",
-        str(ptb_data),
-        "--run",
-        str(tmp_path / "p"),
-        "--steps",
-        "2",
-        *QUIET,
-    )
-    assert out.exit_code == 0, out.output
-    saved = json.loads((tmp_path / "p" / "config.json").read_text())["train"]
-    assert (saved["optimizer"], saved["lr"], saved["momentum"], saved["lstm_clip"]) == (
-        "sgd",
-        1e-4,
-        0.99,
-        1.0,
-    )
-    assert json.loads((tmp_path / "p" / "config.json").read_text())["model"]["peepholes"]
+    saved = _train_text(ptb_data, tmp_path / "p")
+    train = saved["train"]
+    protocol = (train["optimizer"], train["lr"], train["momentum"], train["lstm_clip"])
+    assert protocol == ("sgd", 1e-4, 0.99, 1.0)
+    assert saved["model"]["peepholes"]
     # an explicit option overrides the protocol; the rest of it stays
-    out = _invoke(
-        "train", "text", "--data", str(ptb_data), "--run", str(tmp_path / "q"),
-        "--steps", "1", "--momentum", "0.5", *QUIET,
-    )  # fmt: skip
-    assert out.exit_code == 0, out.output
-    saved = json.loads((tmp_path / "q" / "config.json").read_text())["train"]
-    assert (saved["optimizer"], saved["momentum"], saved["lstm_clip"]) == ("sgd", 0.5, 1.0)
+    train = _train_text(ptb_data, tmp_path / "q", "--momentum", "0.5")["train"]
+    assert (train["optimizer"], train["momentum"], train["lstm_clip"]) == ("sgd", 0.5, 1.0)
     # a corpus the paper did not use keeps the general defaults
-    out = _invoke(
-        "train",
-        "text",
-        "--data",
-        str(text_data),
-        "--run",
-        str(tmp_path / "t"),
-        "--steps",
-        "1",
-        *QUIET,
-    )
-    assert out.exit_code == 0, out.output
-    saved = json.loads((tmp_path / "t" / "config.json").read_text())["train"]
-    assert (saved["optimizer"], saved["lstm_clip"]) == ("rmsprop", 10.0)
+    train = _train_text(text_data, tmp_path / "t")["train"]
+    assert (train["optimizer"], train["lstm_clip"]) == ("rmsprop", 10.0)
 
 
 def test_peepholes_are_on_by_default_and_can_be_turned_off(
