@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo-out
 WORKERS ?=
 
-.PHONY: venv demo test lint typecheck unit bench fuzz train-demo clean
+.PHONY: venv demo test lint typecheck unit bench gpu-check fuzz train-demo reproduce-handwriting clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -56,8 +56,42 @@ TRAIN_DEMO_DIR ?= train-demo-out
 train-demo: $(STAMP)
 	$(BIN)/python tools/train_demo.py --out $(TRAIN_DEMO_DIR) --docs docs --minutes $(TRAIN_MINUTES)
 
+# the paper's handwriting networks on the real IAM-OnDB (docs/results.md): MINUTES of training
+# per network; running it again resumes every run where it stopped and trains MINUTES more
+MINUTES ?= 30
+REAL_RAW ?= ../shared/data/iam-ondb-release
+REAL_DATA ?= datasets/iam-ondb-real
+RESULTS ?= runs/results
+RESULTS_OPTS ?= --no-progress --checkpoint-every 20 --eval-every 100 --eval-batches 8
+reproduce-handwriting: $(STAMP)
+	test -f $(REAL_DATA)/manifest.json || $(BIN)/graves-data build iam-ondb --raw $(REAL_RAW) \
+		--out $(REAL_DATA) --split paper --quiet
+	$(BIN)/graves-data train handwriting --data $(REAL_DATA) --run $(RESULTS)/prediction \
+		--max-minutes $(MINUTES) $(RESULTS_OPTS)
+	$(BIN)/graves-data train handwriting --data $(REAL_DATA) --run $(RESULTS)/prediction-noise \
+		--weight-noise adaptive --max-minutes $(MINUTES) $(RESULTS_OPTS)
+	$(BIN)/graves-data train synthesis --data $(REAL_DATA) --run $(RESULTS)/synthesis \
+		--max-minutes $(MINUTES) $(RESULTS_OPTS)
+	for run in prediction prediction-noise synthesis; do \
+		$(BIN)/graves-data eval --run $(RESULTS)/$$run --json > $(RESULTS)/$$run.eval.json.tmp \
+			&& mv $(RESULTS)/$$run.eval.json.tmp $(RESULTS)/$$run.eval.json || exit 1; done
+	for run in prediction prediction-noise; do for bias in 0 1; do \
+		$(BIN)/graves-data sample --run $(RESULTS)/$$run --bias $$bias --steps 700 \
+			--out $(RESULTS)/$$run-bias$$bias.svg || exit 1; done; done
+	for bias in 0 1; do $(BIN)/graves-data sample --run $(RESULTS)/synthesis --bias $$bias \
+		--text "handwriting synthesis" --out $(RESULTS)/synthesis-bias$$bias.svg || exit 1; done
+	$(BIN)/python tools/results.py --runs $(RESULTS) --names prediction,prediction-noise,synthesis \
+		--png $(RESULTS)/curves.png --json $(RESULTS)/results.json \
+		--title "graves-data on IAM-OnDB ($(REAL_DATA)), $(MINUTES) min a session"
+
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+# every LSTM path of the three networks on one CUDA device (at most 8 minutes); GPU_CHECK_DATA: a
+# built handwriting dataset (default: a generated one)
+GPU_CHECK_DATA ?=
+gpu-check: $(STAMP)
+	$(BIN)/python -m bench.gpu_check --device cuda $(if $(GPU_CHECK_DATA),--data $(GPU_CHECK_DATA))
 
 # coverage-guided fuzzing of the IAM-OnDB readers (atheris), FUZZ_SECONDS per target
 FUZZ_SECONDS ?= 60

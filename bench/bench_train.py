@@ -7,27 +7,42 @@
   Graves' RMSProp step) with the same model, the same batch and the same derivative clipping,
   timed alternately (target ratio <= 1.15).
 
+- LSTM paths (issue 12): one batch of 32 lines x 300 points, the paper's 3 x 400 networks
+  with peephole cells, every contender on the same batch, timed alternately: the prediction
+  and synthesis steps with the paper's derivative clipping on the fused LSTM (the default), on
+  `--clip norm`, and on the stepped oracle, against the bare loop (3 `nn.LSTM` layers with skip
+  connections, no peepholes, no clipping, the same mixture head; oneDNN on the CPU) (targets:
+  prediction / bare <= 1.0, synthesis / prediction <= 1.15); the ATen calls per time step of
+  each; and the peak resident memory of `graves-data train handwriting` (3 x 400, peepholes,
+  batch 32, whole lines) on each LSTM path, by `/usr/bin/time -v` (target <= 1.5 GB).
+
 Times are process CPU times with one torch thread: the machines these run on are shared, and
 CPU time is what another process's load disturbs least (wall times are in train.json too).
 The corpus is generated (`graves-data synth iam-ondb`) and built with the real pipeline, cached
-in bench/out/cache. Results: bench/out/train.json and the markdown fragment bench/out/train.md.
+in bench/out/cache; `--data` takes a built dataset instead (the real corpus, for the LSTM paths
+and the memory). Results: bench/out/train.json and the markdown fragment bench/out/train.md.
 
-    python -m bench.bench_train [--quick]
+    python -m bench.bench_train [--quick] [--data DATASET]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import statistics
+import subprocess
+import sys
 import time
+from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from bench.common import CACHE, OUT, machine, table
+from bench.common import CACHE, OUT, Stat, machine, table
 
 FULL_POINTS = 7_660_000  # the full IAM-OnDB release
 
@@ -141,12 +156,97 @@ def overhead(data: Path, batch_size: int, repeats: int, run: Path) -> dict[str, 
     }
 
 
+# the LSTM paths: (name, network, gpu_check path); "cudnn" is the bare nn.LSTM loop
+CONTENDERS = (
+    ("bare loop: 3 nn.LSTM layers with skips + the mixture head", "prediction", "cudnn"),
+    ("prediction, paper clipping, fused (default)", "prediction", "fused"),
+    ("prediction, --clip norm (fused, unclipped)", "prediction", "norm"),
+    ("prediction, paper clipping, stepped oracle", "prediction", "stepped"),
+    ("synthesis (K = 10), paper clipping, fused (default)", "synthesis", "fused"),
+    ("synthesis (K = 10), paper clipping, stepped oracle", "synthesis", "stepped"),
+)
+
+
+def aten_calls(step: Callable[[], None]) -> int:
+    """ATen operators one call of `step` dispatches (forward, backward, optimiser)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Count(TorchDispatchMode):
+        calls = 0
+
+        def __torch_dispatch__(
+            self, func: Any, types: Any, args: Any = (), kwargs: Any = None
+        ) -> Any:
+            Count.calls += 1
+            return func(*args, **(kwargs or {}))
+
+    with Count():
+        step()
+    return Count.calls
+
+
+def lstm_paths(data: Path, repeats: int, points: int) -> dict[str, Any]:
+    """Every contender on one batch of 32 lines x `points` points, timed alternately."""
+    from bench.gpu_check import PAPER, handwriting_batch, make_step, prepared_model, vocab_size
+
+    cpu = torch.device("cpu")
+    batch = handwriting_batch(data, 32, points, cpu)
+    small = handwriting_batch(data, 2, 40, cpu)  # for the call counts: they do not depend on it
+    vocab = vocab_size(data)
+    steps, calls = {}, {}
+    for name, network, path in CONTENDERS:
+        model = prepared_model(network, path, PAPER, vocab, cpu)
+        steps[name] = make_step(network, model, path, batch, nullcontext())
+        steps[name]()  # warm-up
+        count = make_step(network, model, path, small, nullcontext())
+        calls[name] = (aten_calls(count) - aten_calls(lambda: None)) / small.inputs.shape[1]
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(repeats):
+        for name, step in steps.items():
+            start = time.process_time()
+            step()
+            times[name].append(time.process_time() - start)
+    return {
+        "shape": list(batch.inputs.shape),
+        "points": batch.points,
+        "seconds": {name: Stat.of(t).__dict__ for name, t in times.items()},
+        "aten_calls_per_step": calls,
+    }
+
+
+def train_memory(data: Path, impl: str, steps: int, run: Path) -> dict[str, Any]:
+    """Peak RSS of `graves-data train handwriting` (3 x 400, peepholes, batch 32, whole lines)."""
+    shutil.rmtree(run, ignore_errors=True)
+    command = [str(Path(sys.executable).parent / "graves-data"), "train", "handwriting"]
+    command += ["--data", str(data), "--run", str(run), "--peepholes", "--batch-size", "32"]
+    command += ["--steps", str(steps), "--eval-batches", "1", "--no-progress"]
+    command += ["--no-tensorboard", "--lstm-impl", impl]
+    if not Path("/usr/bin/time").exists():
+        return {"impl": impl, "peak_rss_mb": None, "note": "no /usr/bin/time here"}
+    done = subprocess.run(["/usr/bin/time", "-v", *command], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"train failed:\n{done.stderr[-3000:]}")
+    found = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
+    wall = re.search(r"Elapsed \(wall clock\) time.*: ([\d:.]+)", done.stderr)
+    shutil.rmtree(run, ignore_errors=True)
+    return {
+        "impl": impl,
+        "steps": steps,
+        "peak_rss_mb": int(found.group(1)) / 1024 if found else None,
+        "wall": wall.group(1) if wall else None,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smaller corpus, fewer repeats")
+    parser.add_argument(
+        "--data", type=Path, help="a built handwriting dataset (default: generated)"
+    )
     args = parser.parse_args()
     lines, steps, repeats = (200, 2, 4) if args.quick else (600, 4, 8)
     data = ensure_dataset(lines)
+    real = args.data or data
     run = OUT / "tmp" / "train-run"
     torch.manual_seed(0)
     torch.set_num_threads(1)
@@ -158,6 +258,11 @@ def main() -> None:
         "step": step_rate(data, 32, steps, run),
         "overhead": overhead(data, 8, repeats, run),
         "cuda": torch.cuda.is_available(),
+        "paths_data": str(real) if args.data else "generated",
+        "paths": lstm_paths(real, 2 if args.quick else 5, 60 if args.quick else 300),
+        "memory": [
+            train_memory(real, impl, 1 if args.quick else 3, run) for impl in ("fused", "stepped")
+        ],
     }
     result["loader_ratio"] = result["loader"]["points_per_s"] / result["step"]["points_per_s"]
     shutil.rmtree(run, ignore_errors=True)
@@ -204,6 +309,51 @@ def render(r: dict[str, Any]) -> str:
         + f"- one epoch of full-size IAM-OnDB ({FULL_POINTS / 1e6:.2f} M points) at this speed: "
         + f"{epoch_hours:.1f} h on one CPU thread\n"
         + f"- {gpu}\n"
+        + "\n"
+        + render_paths(r)
+    )
+
+
+def render_paths(r: dict[str, Any]) -> str:
+    paths = r["paths"]
+    seconds = {name: s["median"] for name, s in paths["seconds"].items()}
+    low = {name: s["low"] for name, s in paths["seconds"].items()}
+    bare, prediction, synthesis = (seconds[CONTENDERS[i][0]] for i in (0, 1, 4))
+    shape = paths["shape"]
+    rows = [
+        [
+            name,
+            Stat(**paths["seconds"][name]).show(),
+            f"{paths['points'] / seconds[name]:,.0f}",
+            f"{seconds[name] / bare:.2f}",
+            f"{low[name] / low[CONTENDERS[0][0]]:.2f}",
+            f"{paths['aten_calls_per_step'][name]:.0f}",
+        ]
+        for name, _, _ in CONTENDERS
+    ]
+    header = ["step", "s/step (CPU)", "points/s", "vs bare", "vs bare (fastest)", "ATen/step"]
+    memory = [
+        [m["impl"], f"{m['peak_rss_mb']:,.0f} MB" if m["peak_rss_mb"] else "-", str(m["wall"])]
+        for m in r["memory"]
+    ]
+    return (
+        f"LSTM paths (issue 12): {paths['shape'][0]} lines x {shape[1]} points of the "
+        f"{r['paths_data']} corpus ({paths['points']:,} points), 3 x 400 with peephole cells "
+        "(the bare loop without), 1 CPU thread, process CPU time, all in one process, "
+        "alternating; median (min-max).\n\n"
+        + table(header, rows)
+        + "\n\n"
+        + f"- prediction (paper clipping, fused) / bare loop: **{prediction / bare:.2f}** "
+        + "(target <= 1.0)\n"
+        + f"- synthesis / prediction (both fused, paper clipping): **{synthesis / prediction:.2f}**"
+        + " (target <= 1.15)\n"
+        + "- ATen/step: operators dispatched per time step, forward, backward and optimiser "
+        + "(counted on a 2 x 40 batch)\n\n"
+        + "Peak resident memory of `graves-data train handwriting` (3 x 400, peepholes, batch 32, "
+        + f"whole lines, {r['memory'][0]['steps']} steps and one validation batch; "
+        + "`/usr/bin/time -v`; target <= 1.5 GB):\n\n"
+        + table(["LSTM path", "peak RSS", "wall"], memory)
+        + "\n"
     )
 
 

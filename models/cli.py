@@ -31,6 +31,7 @@ from graves_data.models.config import (
     Task,
     TrainConfig,
     replace_fields,
+    text_protocol,
 )
 from graves_data.options import dataclass_options, from_options
 from graves_data.schema import strict_json
@@ -79,6 +80,8 @@ def run_config(
     if saved is None:
         if not data:
             raise UsageError("--data is required to start a new run")
+        if task == "text":
+            values = {**values, **protocol_defaults(data, explicit)}
         return RunConfig(
             task=task,
             data=data,
@@ -100,6 +103,14 @@ def run_config(
         train=replace_fields(saved.train, given),
         loader=replace_fields(saved.loader, given),
     )
+
+
+def protocol_defaults(data: str, explicit: set[str]) -> dict[str, Any]:
+    """The paper's settings for the text corpus in `data`'s manifest, less those given."""
+    from graves_data.shards import open_dataset
+
+    corpus = str(open_dataset(data).manifest.get("corpus", ""))
+    return {k: v for k, v in text_protocol(corpus).items() if k not in explicit}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -167,7 +178,21 @@ for _task in MODEL_CONFIGS:
 @click.option("--run", "run_dir", required=True, help="A trained run folder.")
 @click.option("--split", default="valid", show_default=True, help="Split to evaluate.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.option("--dynamic", is_flag=True, help="Also dynamic evaluation (learning while reading).")
+@click.option(
+    "--dynamic",
+    type=click.Choice(["sequential", "parallel"]),
+    is_flag=False,
+    flag_value="sequential",
+    default=None,
+    help="Also dynamic evaluation (learning while reading): sequential (the paper's, and "
+    "--dynamic alone) reads the split as one stream in order; parallel as batch-size streams.",
+)
+@click.option(
+    "--dynamic-lr",
+    type=float,
+    default=None,
+    help="Learning rate of dynamic evaluation (default: the run's training rate).",
+)
 @click.option("--batches", type=int, default=None, help="Evaluate only the first N batches.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--threads", type=int, default=1, show_default=True, help=THREADS_HELP)
@@ -175,7 +200,8 @@ def eval_command(
     run_dir: str,
     split: str,
     as_json: bool,
-    dynamic: bool,
+    dynamic: str | None,
+    dynamic_lr: float | None,
     batches: int | None,
     device: str,
     threads: int,
@@ -184,7 +210,9 @@ def eval_command(
     use_threads(threads)
     from graves_data.models.evaluate import evaluate_run
 
-    report = evaluate_run(run_dir, split, device=device, batches=batches, dynamic=dynamic)
+    report = evaluate_run(
+        run_dir, split, device=device, batches=batches, dynamic=dynamic, dynamic_lr=dynamic_lr
+    )
     if as_json:
         click.echo(strict_json(report, indent=2, sort_keys=True, ensure_ascii=True))
         return
@@ -193,7 +221,7 @@ def eval_command(
         if isinstance(value, float):
             click.echo(f"  {key:>18}  {value:.6g}")
     for key, value in report.get("dynamic", {}).items():
-        click.echo(f"  {'dynamic ' + key:>18}  {value:.6g}")
+        click.echo(f"  {'dynamic ' + key:>18}  {value:.6g}  ({report['dynamic_mode']})")
 
 
 @click.command(name="sample")

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import types
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +34,42 @@ def option(default: Any, help: str, cli: bool = True) -> Any:
     return dataclasses.field(default=default, metadata={"help": help, "cli": cli})
 
 
+def finite_at_least(name: str, value: float, low: float) -> None:
+    """UsageError unless `value` is a finite number >= `low` (NaN fails every comparison)."""
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= low):
+        raise UsageError(f"{name} must be a finite number >= {low:g}, not {value!r}")
+
+
+@dataclass(frozen=True)
+class NoiseSpec:
+    """A parsed `--weight-noise`: "none", "fixed" (with its deviation) or "adaptive"."""
+
+    kind: Literal["none", "fixed", "adaptive"]
+    std: float = 0.0
+
+    @property
+    def enabled(self) -> bool:
+        return self.kind != "none"
+
+
+def weight_noise_spec(value: str) -> NoiseSpec:
+    """`none`, `adaptive`, or a finite standard deviation >= 0 (0: none); UsageError otherwise."""
+    text = str(value).strip().lower()
+    if text == "none":
+        return NoiseSpec("none")
+    if text == "adaptive":
+        return NoiseSpec("adaptive")
+    try:
+        std = float(text)
+    except ValueError:
+        raise UsageError(
+            f"--weight-noise must be none, adaptive or a standard deviation, not {value!r}"
+        ) from None
+    if not (math.isfinite(std) and std >= 0):
+        raise UsageError(f"--weight-noise must be a finite deviation >= 0, not {value!r}")
+    return NoiseSpec("none") if std == 0 else NoiseSpec("fixed", std)
+
+
 @dataclass(frozen=True)
 class PredictionConfig:
     """Handwriting prediction network (Graves 2013, section 4, eqs 15-26)."""
@@ -38,7 +77,7 @@ class PredictionConfig:
     hidden: int = option(400, "LSTM cells per hidden layer")
     layers: int = option(3, "hidden layers (skip connections input->each, each->output)")
     mixtures: int = option(20, "bivariate Gaussians in the output mixture")
-    peepholes: bool = option(False, "LSTM peephole weights, as in the paper's eqs 7-11")
+    peepholes: bool = option(True, "LSTM peephole weights, as in the paper's eqs 7-11")
 
     @property
     def outputs(self) -> int:
@@ -54,7 +93,7 @@ class SynthesisConfig:
     layers: int = option(3, "hidden layers")
     mixtures: int = option(20, "bivariate Gaussians in the output mixture")
     window: int = option(10, "Gaussians in the soft window over the text (K)")
-    peepholes: bool = option(False, "LSTM peephole weights, as in the paper's eqs 7-11")
+    peepholes: bool = option(True, "LSTM peephole weights, as in the paper's eqs 7-11")
     kappa_bias: float = option(
         -3.0, "initial bias of the window's log kappa increment (exp(-3) ~ 1/20 char per point)"
     )
@@ -71,7 +110,7 @@ class TextConfig:
 
     hidden: int = option(1000, "LSTM cells per hidden layer (paper: PTB 1000, enwik8 700)")
     layers: int = option(1, "hidden layers (paper: PTB 1, enwik8 7)")
-    peepholes: bool = option(False, "LSTM peephole weights, as in the paper's eqs 7-11")
+    peepholes: bool = option(True, "LSTM peephole weights, as in the paper's eqs 7-11")
     vocab_size: int = option(0, "symbols (from vocab.json)", cli=False)
 
 
@@ -95,11 +134,15 @@ class TrainConfig:
         None, "also stop (with a checkpoint) after this much wall time"
     )
     batch_size: int = option(32, "sequences per step on each process")
-    optimizer: Literal["rmsprop", "adam"] = option(
-        "rmsprop", "rmsprop: Graves' variant (eqs 38-41); adam: torch.optim.Adam"
+    optimizer: Literal["rmsprop", "adam", "sgd"] = option(
+        "rmsprop",
+        "rmsprop: Graves' variant (eqs 38-41); adam: torch.optim.Adam; sgd: torch.optim.SGD "
+        "with --momentum (text runs default to the paper's protocol for their corpus)",
     )
-    lr: float | None = option(None, "learning rate (default 1e-4 for rmsprop, 1e-3 for adam)")
-    momentum: float = option(0.9, "rmsprop momentum (the paper's 0.9)")
+    lr: float | None = option(
+        None, "learning rate (default 1e-4 for rmsprop and sgd, 1e-3 for adam)"
+    )
+    momentum: float = option(0.9, "rmsprop and sgd momentum (the paper's 0.9)")
     decay: float = option(0.95, "rmsprop decay of the gradient averages (the paper's 0.95)")
     eps: float = option(1e-4, "rmsprop epsilon, inside the square root (the paper's 1e-4)")
     clip: Literal["paper", "norm", "none"] = option(
@@ -110,6 +153,18 @@ class TrainConfig:
     lstm_clip: float = option(10.0, "paper clipping: bound on LSTM pre-activation derivatives")
     output_clip: float = option(100.0, "paper clipping: bound on output-layer derivatives")
     max_norm: float = option(10.0, "norm clipping: largest global gradient norm")
+    lstm_impl: Literal["fused", "stepped"] = option(
+        "fused", "LSTM: fused (hand-written backward through time) or stepped (the test oracle)"
+    )
+    weight_noise: str = option(
+        "none",
+        "none; adaptive: Graves (2011) variational weight noise, a Gaussian posterior per weight "
+        "under an adaptive prior, MDL loss; or STD: fixed-deviation Gaussian noise (weights "
+        "drawn once per batch)",
+    )
+    noise_init: float = option(
+        0.01, "adaptive weight noise: the posterior deviations' initial value"
+    )
     seed: int = option(0, "seed of the weights, the data order and the shuffle buffer")
     device: Literal["cpu", "cuda"] = option("cpu", "where to train")
     threads: int = option(
@@ -131,7 +186,7 @@ class TrainConfig:
     def learning_rate(self) -> float:
         if self.lr is not None:
             return self.lr
-        return 1e-4 if self.optimizer == "rmsprop" else 1e-3
+        return 1e-3 if self.optimizer == "adam" else 1e-4
 
     def check(self) -> None:
         if self.steps is not None and self.epochs is not None:
@@ -146,6 +201,18 @@ class TrainConfig:
             raise UsageError("--log-every and --checkpoint-every must be at least 1")
         if self.workers < 0 or self.threads < 0:
             raise UsageError("--workers and --threads must be at least 0")
+        finite_at_least("--momentum", self.momentum, 0.0)
+        if self.momentum >= 1:
+            raise UsageError(f"--momentum must be in [0, 1), not {self.momentum!r}")
+        if self.lr is not None and not (math.isfinite(self.lr) and self.lr > 0):
+            raise UsageError(f"--lr must be a finite number > 0, not {self.lr!r}")
+        for name in ("decay", "eps", "lstm_clip", "output_clip", "max_norm"):
+            finite_at_least("--" + name.replace("_", "-"), getattr(self, name), 0.0)
+        if not 0 <= self.decay < 1:
+            raise UsageError(f"--decay must be in [0, 1), not {self.decay!r}")
+        if not (math.isfinite(self.noise_init) and self.noise_init > 0):
+            raise UsageError(f"--noise-init must be a finite number > 0, not {self.noise_init!r}")
+        weight_noise_spec(self.weight_noise)
 
 
 @dataclass(frozen=True)
@@ -162,6 +229,22 @@ class LoaderConfig:
     def check(self) -> None:
         if self.shuffle_buffer < 1 or self.max_points < 0:
             raise UsageError("--shuffle-buffer must be >= 1 and --max-points >= 0")
+
+
+# The paper's protocol for the text networks (section 3): stochastic gradient descent, learning
+# rate 1e-4, momentum 0.99 on Penn Treebank and 0.9 on Wikipedia (enwik8 is the Hutter prize
+# Wikipedia), LSTM derivatives clipped to [-1, 1]. `train text` starts a new run from these for
+# the corpus the dataset's manifest names; options given explicitly override them.
+TEXT_PROTOCOL: dict[str, dict[str, Any]] = {
+    "ptb": {"optimizer": "sgd", "lr": 1e-4, "momentum": 0.99, "lstm_clip": 1.0},
+    "enwik8": {"optimizer": "sgd", "lr": 1e-4, "momentum": 0.9, "lstm_clip": 1.0},
+    "wikipedia": {"optimizer": "sgd", "lr": 1e-4, "momentum": 0.9, "lstm_clip": 1.0},
+}
+
+
+def text_protocol(corpus: str) -> dict[str, Any]:
+    """The paper's training settings for a text corpus (empty for a corpus it did not use)."""
+    return dict(TEXT_PROTOCOL.get(corpus, {}))
 
 
 # fields a resumed run may change: how it runs, not what it computes
@@ -231,6 +314,34 @@ class RunConfig:
         except (KeyError, TypeError) as exc:
             raise UsageError(f"{CONFIG_FILE}: not a run configuration ({exc})") from exc
 
+    def check(self) -> None:
+        """UsageError naming the field of the first setting out of its type or range."""
+        for section in ("model", "train", "loader"):
+            check_types(section, getattr(self, section))
+        model = self.model
+        for name in ("hidden", "layers", "mixtures", "window"):
+            value = getattr(model, name, 1)
+            if value < 1:
+                raise UsageError(f"model.{name} must be at least 1, not {value!r}")
+        vocab_size = getattr(model, "vocab_size", 0)
+        if vocab_size < 0:
+            raise UsageError(f"model.vocab_size must be at least 0, not {vocab_size!r}")
+        if isinstance(model, SynthesisConfig) and not math.isfinite(model.kappa_bias):
+            raise UsageError(f"model.kappa_bias must be finite, not {model.kappa_bias!r}")
+        for section, config in (("train", self.train), ("loader", self.loader)):
+            try:
+                config.check()
+            except UsageError as error:
+                raise UsageError(f"{section}: {error}") from None
+        if self.normalization is not None:
+            (mx, my), (sx, sy) = self.normalization
+            for name, value in (("mean", mx), ("mean", my)):
+                if not math.isfinite(value):
+                    raise UsageError(f"normalization.{name} must be finite, not {value!r}")
+            for value in (sx, sy):
+                if not (math.isfinite(value) and value > 0):
+                    raise UsageError(f"normalization.std must be finite and > 0, not {value!r}")
+
     def save(self, run: Path) -> None:
         run.mkdir(parents=True, exist_ok=True)
         text = strict_json(self.to_json(), indent=2, sort_keys=True, ensure_ascii=True) + "\n"
@@ -244,9 +355,37 @@ class RunConfig:
         if not path.is_file():
             raise DatasetError(f"{run}: not a run folder (no {CONFIG_FILE})")
         try:
-            return RunConfig.from_json(json.loads(path.read_text(encoding="utf-8")))
+            config = RunConfig.from_json(json.loads(path.read_text(encoding="utf-8")))
+            config.check()
         except json.JSONDecodeError as exc:
             raise DatasetError(f"{path}: not valid JSON ({exc})") from exc
+        except UsageError as exc:
+            raise DatasetError(f"{path}: {str(exc).removeprefix(CONFIG_FILE + ': ')}") from None
+        return config
+
+
+def check_types(section: str, config: Any) -> None:
+    """UsageError naming `section.field` where a value is not of its field's type."""
+    hints = typing.get_type_hints(type(config))
+    for item in dataclasses.fields(config):
+        value = getattr(config, item.name)
+        if not _of_type(value, hints[item.name]):
+            raise UsageError(f"{section}.{item.name}: {value!r} is not a {hints[item.name]}")
+
+
+def _of_type(value: Any, annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(_of_type(value, a) for a in typing.get_args(annotation))
+    if origin is Literal:
+        return value in typing.get_args(annotation)
+    if annotation is type(None):
+        return value is None
+    if annotation is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, annotation)
 
 
 def differences(saved: RunConfig, requested: RunConfig) -> list[str]:

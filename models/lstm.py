@@ -3,24 +3,33 @@
 `SkipLSTM` is the stack of Graves (2013) Figure 1 (eqs 1-5): every layer reads the network
 input (and optionally extra inputs, the synthesis window) besides the layer below; every layer's
 output goes to the output layer. Each `LSTMLayer` keeps its weights in an `nn.LSTM` and runs in
-one of two ways with the same weights:
-- fused: `nn.LSTM` over the whole sequence (cuDNN on a GPU) when nothing needs the per-step
-  pre-activations;
-- stepped: one step at a time, when the layer has peephole weights (eqs 7-11) or when the paper's
-  derivative clipping is on: a hook clamps the derivative of the loss w.r.t. the gate
-  pre-activations (the inputs of the sigmoids and tanh) to [-bound, bound] as it passes.
+one of these ways with the same weights:
+- `nn.LSTM` over the whole sequence (cuDNN on a GPU) when the layer has no peephole weights and
+  the paper's derivative clipping is off;
+- fused (`impl = "fused"`, the default) otherwise: `fused.lstm_sequence`, a hand-written
+  backward through time that clamps the derivative of the loss w.r.t. the gate pre-activations
+  (the inputs of the sigmoids and tanh) to [-bound, bound] as it forms them;
+- stepped (`impl = "stepped"`, the test oracle): one autograd step at a time, a hook clamping
+  those derivatives as they pass.
+`set_impl` picks the way of every layer of a model. The fused stack runs time-major inside (each
+step one contiguous block) and takes no copies of its layers' outputs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from graves_data.models.fused import lstm_sequence
+
 State = tuple[torch.Tensor, torch.Tensor]
+Impl = Literal["fused", "stepped"]
+IMPLS: tuple[Impl, ...] = ("fused", "stepped")
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,11 @@ class LSTMLayer(nn.Module):
         self.lstm = nn.LSTM(input_size, hidden, batch_first=True)
         # peephole weights w_ci, w_cf, w_co of eqs 7-9 (diagonal: one per cell)
         self.peephole = nn.Parameter(torch.zeros(3, hidden)) if peepholes else None
+        self.impl: Impl = "fused"
+
+    def uses_nn_lstm(self, clip: float | None) -> bool:
+        """Whether `nn.LSTM` computes this layer: no peepholes and no derivative clipping."""
+        return self.peephole is None and clip is None
 
     def forward(
         self, x: torch.Tensor, state: State | None = None, clip: float | None = None
@@ -69,11 +83,37 @@ class LSTMLayer(nn.Module):
         """(B, T, I) inputs -> (B, T, H) outputs and the final (h, c)."""
         if state is None:
             state = zero_state(x.shape[0], self.hidden, x)
-        if self.peephole is None and clip is None:
-            h0, c0 = state
-            out, (h, c) = self.lstm(x, (h0.unsqueeze(0).contiguous(), c0.unsqueeze(0).contiguous()))
-            return out, (h[0], c[0])
-        return self.stepped(self.project(x), state, clip)
+        if self.uses_nn_lstm(clip):
+            return self.nn_lstm(x, state)
+        if self.impl == "stepped":
+            return self.stepped(self.project(x), state, clip)
+        out, state = self.sequence(self.project(x.transpose(0, 1)), state, clip)
+        return out.transpose(0, 1), state
+
+    def nn_lstm(self, x: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """(B, T, I) -> (B, T, H) by `nn.LSTM` (cuDNN on a GPU)."""
+        h0, c0 = state
+        out, (h, c) = self.lstm(x, (h0.unsqueeze(0).contiguous(), c0.unsqueeze(0).contiguous()))
+        return out, (h[0], c[0])
+
+    def sequence(
+        self, projected: torch.Tensor, state: State, clip: float | None
+    ) -> tuple[torch.Tensor, State]:
+        """The fused recurrence: (T, B, 4H) input parts of the pre-activations -> (T, B, H)."""
+        return lstm_sequence(projected, state, self.weight_hh, self.peephole, clip)
+
+    def project_parts(self, parts: Sequence[torch.Tensor]) -> torch.Tensor:
+        """W_i [parts...] + b without concatenating the parts: (T, B, I_j) each, time-major.
+
+        The parts after the first are usually the layer below's outputs, which the fused stack
+        keeps as they are (no copy), and which the matmul's backward saves as they are."""
+        out = self.project(parts[0], slice(0, parts[0].shape[-1]))
+        start = parts[0].shape[-1]
+        for part in parts[1:]:
+            weight = self.weight_ih[:, start : start + part.shape[-1]]
+            out = torch.addmm(out.flatten(0, -2), part.flatten(0, -2), weight.t()).view(out.shape)
+            start += part.shape[-1]
+        return out
 
     def _weight(self, name: str) -> torch.Tensor:
         value = getattr(self.lstm, name)
@@ -166,6 +206,27 @@ class SkipLSTM(nn.Module):
         below: torch.Tensor | None = None,
         clip: float | None = None,
     ) -> tuple[torch.Tensor, list[State]]:
+        if self.time_major(clip):
+            below_tm = None if below is None else below.transpose(0, 1)
+            outputs, states = self.run(x.transpose(0, 1), state, below_tm, clip)
+            return torch.cat(outputs, dim=-1).transpose(0, 1), states
+        return self.stepped(x, state, below, clip)
+
+    def time_major(self, clip: float | None) -> bool:
+        """Whether `run` (the fused path) computes this stack."""
+        layer = self.layers[0]
+        return (
+            isinstance(layer, LSTMLayer) and layer.impl == "fused" and not layer.uses_nn_lstm(clip)
+        )
+
+    def stepped(
+        self,
+        x: torch.Tensor,
+        state: list[State] | None,
+        below: torch.Tensor | None,
+        clip: float | None,
+    ) -> tuple[torch.Tensor, list[State]]:
+        """Batch-first, each layer by its `forward` (nn.LSTM or the stepped oracle)."""
         states: list[State | None] = list(state) if state is not None else [None] * len(self.layers)
         outputs: list[torch.Tensor] = []
         new_states: list[State] = []
@@ -176,3 +237,45 @@ class SkipLSTM(nn.Module):
             outputs.append(out)
             new_states.append(layer_state)
         return torch.cat(outputs, dim=-1), new_states
+
+    def run(
+        self,
+        x: torch.Tensor,
+        state: list[State] | None,
+        below: torch.Tensor | None,
+        clip: float | None,
+    ) -> tuple[list[torch.Tensor], list[State]]:
+        """The fused path, time-major: (T, B, I) -> each layer's (T, B, H) outputs, uncopied."""
+        outputs: list[torch.Tensor] = []
+        new_states: list[State] = []
+        for n, layer in enumerate(self.layers):
+            if not isinstance(layer, LSTMLayer):
+                raise TypeError("SkipLSTM holds LSTMLayer modules")
+            previous = below if n == 0 else outputs[-1]
+            parts = [x] if previous is None else [x, previous]
+            layer_state = state[n] if state else zero_state(x.shape[1], self.hidden, x)
+            out, layer_state = layer.sequence(layer.project_parts(parts), layer_state, clip)
+            outputs.append(out)
+            new_states.append(layer_state)
+        return outputs, new_states
+
+
+def skip_output(head: nn.Linear, outputs: Sequence[torch.Tensor]) -> torch.Tensor:
+    """The output layer over the layers' outputs without concatenating them: sum_n W_n h^n + b,
+    time-major, (T, B, H) each -> (T, B, O)."""
+    start = outputs[0].shape[-1]
+    y = F.linear(outputs[0], head.weight[:, :start], head.bias)
+    for out in outputs[1:]:
+        weight = head.weight[:, start : start + out.shape[-1]]
+        y = torch.addmm(y.flatten(0, -2), out.flatten(0, -2), weight.t()).view(y.shape)
+        start += out.shape[-1]
+    return y
+
+
+def set_impl(model: nn.Module, impl: Impl) -> None:
+    """Run every LSTM layer of `model` the given way: "fused" or "stepped" (the oracle)."""
+    if impl not in IMPLS:
+        raise ValueError(f"unknown LSTM implementation {impl!r} (expected one of {IMPLS})")
+    for module in model.modules():
+        if isinstance(module, LSTMLayer):
+            module.impl = impl

@@ -7,6 +7,9 @@ Per weight, with gradient e:
   w = w + delta                                        (eq 41)
 with decay 0.95, momentum 0.9, lr 1e-4 and eps 1e-4 in the paper. Unlike `torch.optim.RMSprop`
 (centered) the epsilon is inside the square root, and the learning rate inside the momentum.
+
+`--optimizer sgd` is `torch.optim.SGD` with momentum (the text networks' protocol, section 3);
+`--optimizer adam` is `torch.optim.Adam`.
 """
 
 from __future__ import annotations
@@ -68,4 +71,8 @@ def build_optimizer(params: Iterable[torch.nn.Parameter], config: TrainConfig) -
             decay=config.decay,
             eps=config.eps,
         )
+    if config.optimizer == "sgd":
+        # v = momentum * v + e; w = w - lr * v: with a constant learning rate the same steps as
+        # the paper's delta = momentum * delta - lr * e; w = w + delta
+        return torch.optim.SGD(params, lr=config.learning_rate(), momentum=config.momentum)
     return torch.optim.Adam(params, lr=config.learning_rate())

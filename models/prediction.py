@@ -12,7 +12,7 @@ from torch import nn
 
 from graves_data.models import mixture
 from graves_data.models.config import PredictionConfig
-from graves_data.models.lstm import Clip, SkipLSTM, State, clamp_grad
+from graves_data.models.lstm import Clip, SkipLSTM, State, clamp_grad, skip_output
 
 PredictionState = list[State]
 
@@ -33,8 +33,12 @@ class HandwritingPrediction(nn.Module):
         clip: Clip | None = None,
     ) -> tuple[torch.Tensor, PredictionState]:
         clip = clip or Clip()
-        hidden, state = self.lstm(x, state, clip=clip.lstm)
-        y_hat = self.head(hidden)
+        if self.lstm.time_major(clip.lstm):
+            outputs, state = self.lstm.run(x.transpose(0, 1), state, None, clip.lstm)
+            y_hat = skip_output(self.head, outputs).transpose(0, 1)
+        else:
+            hidden, state = self.lstm(x, state, clip=clip.lstm)
+            y_hat = self.head(hidden)
         clamp_grad(y_hat, clip.output)
         return y_hat, state
 

@@ -10,6 +10,11 @@ parameters (eqs 48-51):
 Layers 2..N read the pen input, w_t and the layer below; all layers feed the mixture output.
 Sampling stops at the end of the text by the paper's heuristic: when phi(t, U + 1) exceeds
 phi(t, u) for every character u.
+
+With the fused LSTM (the default), layer 1 and the window run as one `fused.window_sequence`
+(a hand-written backward through time), then layers 2..N and the output over the whole
+sequence at once; with `impl = "stepped"` (the test oracle) layer 1 and the window go step by
+step through autograd.
 """
 
 from __future__ import annotations
@@ -22,7 +27,16 @@ from torch import nn
 
 from graves_data.models import mixture
 from graves_data.models.config import SynthesisConfig
-from graves_data.models.lstm import Clip, LSTMLayer, SkipLSTM, State, clamp_grad, zero_state
+from graves_data.models.fused import WindowState, WindowWeights, window_sequence
+from graves_data.models.lstm import (
+    Clip,
+    LSTMLayer,
+    SkipLSTM,
+    State,
+    clamp_grad,
+    skip_output,
+    zero_state,
+)
 
 
 class SynthesisState(NamedTuple):
@@ -98,6 +112,8 @@ class HandwritingSynthesis(nn.Module):
         heuristic's phi(t, U + 1)), before masking."""
         clip = clip or Clip()
         state = state or self.initial_state(x.shape[0], x)
+        if self.first.impl == "fused":
+            return self._fused(x, text, text_mask, state, clip, keep_phi)
         onehot = F.one_hot(text, self.config.vocab_size).to(x.dtype)
         h1, windows, first, w, kappa, phi = self._first_layer(
             x, onehot, text_mask.to(x.dtype), state, clip.lstm, keep_phi
@@ -111,6 +127,49 @@ class HandwritingSynthesis(nn.Module):
         y_hat = self.head(torch.cat(parts, dim=-1))
         clamp_grad(y_hat, clip.output)
         return y_hat, SynthesisState(first, w, kappa, rest_state), phi
+
+    def _fused(
+        self,
+        x: torch.Tensor,
+        text: torch.Tensor,
+        text_mask: torch.Tensor,
+        state: SynthesisState,
+        clip: Clip,
+        keep_phi: bool,
+    ) -> tuple[torch.Tensor, SynthesisState, torch.Tensor | None]:
+        """`forward` on the fused path, time-major inside."""
+        x_tm = x.transpose(0, 1)
+        weights = WindowWeights(
+            self.first.weight_hh,
+            self.first.weight_ih[:, 3:],
+            self.first.peephole,
+            self.window.weight,
+            self.window.bias,
+        )
+        h1, windows, first, phi = window_sequence(
+            self.first.project(x_tm, slice(0, 3)),
+            F.one_hot(text, self.config.vocab_size).to(x.dtype),
+            text_mask.to(x.dtype),
+            WindowState(state.first[0], state.first[1], state.window, state.kappa),
+            weights,
+            clip.lstm,
+            keep_phi,
+        )
+        outputs, rest_state = [h1], list[State]()
+        if self.rest is not None:
+            inputs = torch.cat([x_tm, windows], dim=-1)
+            if self.rest.time_major(clip.lstm):
+                rest, rest_state = self.rest.run(inputs, state.rest or None, h1, clip.lstm)
+                outputs.extend(rest)
+            else:  # nn.LSTM (no peepholes, no clipping): batch-first
+                hidden, rest_state = self.rest(
+                    inputs.transpose(0, 1), state.rest or None, h1.transpose(0, 1), None
+                )
+                outputs.append(hidden.transpose(0, 1))
+        y_hat = skip_output(self.head, outputs).transpose(0, 1)
+        clamp_grad(y_hat, clip.output)
+        final = SynthesisState((first.h, first.c), first.window, first.kappa, rest_state)
+        return y_hat, final, None if phi is None else phi.transpose(0, 1)
 
     def _first_layer(
         self,

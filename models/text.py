@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from graves_data.models.config import TextConfig
-from graves_data.models.lstm import Clip, SkipLSTM, State, clamp_grad
+from graves_data.models.lstm import Clip, SkipLSTM, State, clamp_grad, skip_output
 
 TextState = list[State]
 
@@ -38,9 +38,14 @@ class CharLSTM(nn.Module):
         self, ids: torch.Tensor, state: TextState | None = None, clip: Clip | None = None
     ) -> tuple[torch.Tensor, TextState]:
         clip = clip or Clip()
-        x = F.one_hot(ids, self.config.vocab_size).to(self.head.weight.dtype)
-        hidden, state = self.lstm(x, state, clip=clip.lstm)
-        logits = self.head(hidden)
+        if self.lstm.time_major(clip.lstm):
+            x = F.one_hot(ids.t(), self.config.vocab_size).to(self.head.weight.dtype)
+            outputs, state = self.lstm.run(x, state, None, clip.lstm)
+            logits = skip_output(self.head, outputs).transpose(0, 1)
+        else:
+            x = F.one_hot(ids, self.config.vocab_size).to(self.head.weight.dtype)
+            hidden, state = self.lstm(x, state, clip=clip.lstm)
+            logits = self.head(hidden)
         clamp_grad(logits, clip.output)
         return logits, state
 

@@ -36,6 +36,7 @@ from graves_data.models.config import (
     SynthesisConfig,
     TextConfig,
     differences,
+    weight_noise_spec,
 )
 from graves_data.models.data import (
     Normalization,
@@ -53,8 +54,15 @@ from graves_data.models.distributed import (
     resolve_device,
 )
 from graves_data.models.evaluate import evaluate_model
-from graves_data.models.lstm import Clip
+from graves_data.models.lstm import Clip, set_impl
 from graves_data.models.metrics import MetricsLog, ProgressBar, Window
+from graves_data.models.noise import (
+    AdaptiveNoise,
+    fixed_sample,
+    step_generator,
+    trained_parameters,
+    with_weights,
+)
 from graves_data.models.optim import build_optimizer
 from graves_data.models.tasks import Objective, Sums, make_task
 from graves_data.schema import strict_json
@@ -133,8 +141,7 @@ class Trainer:
     """Trains one run; `state_dict()` is the whole state, `load_state_dict()` resumes it."""
 
     def __init__(self, config: RunConfig, run: str | Path, info: Distributed | None = None) -> None:
-        config.train.check()
-        config.loader.check()
+        config.check()
         self.config, self.run = config, Path(run)
         self.info = info or Distributed()
         if config.train.threads:
@@ -146,14 +153,25 @@ class Trainer:
         )
         torch.manual_seed(config.train.seed)
         self.model: nn.Module = self.task.build_model().to(self.device)
+        set_impl(self.model, config.train.lstm_impl)
         self.wrapped: nn.Module = self.model
         if self.info.world > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.wrapped = DistributedDataParallel(self.model, device_ids=ids)
-        self.optimizer = build_optimizer(self.model.parameters(), config.train)
+        self.noise_spec = weight_noise_spec(config.train.weight_noise)
+        if self.noise_spec.enabled and self.info.world > 1:
+            raise UsageError("--weight-noise trains in a single process (not under torchrun)")
+        self.noise = (
+            AdaptiveNoise(self.model, config.train.noise_init).to(self.device)
+            if self.noise_spec.kind == "adaptive"
+            else None
+        )
+        self.optimizer = build_optimizer(trained_parameters(self.model, self.noise), config.train)
         self.step = 0
         self.carry: Any = None
+        self.diverged: torch.Tensor | None = None  # set once a step's loss is not finite
         self.train_split = self.task.split("train")
+        self.train_sequences = split_rows(config, self.train_split)
         self.valid_split = self.task.split("valid")
         self.content_hash = str(
             open_kind(config.data, dataset_kind(config.task)).manifest.get("content_hash")
@@ -171,6 +189,7 @@ class Trainer:
             "format": FORMAT,
             "step": self.step,
             "model": self.model.state_dict(),
+            "noise": None if self.noise is None else self.noise.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "data": {
                 "split": self.train_split,
@@ -197,6 +216,10 @@ class Trainer:
                 "trained on (its content hash differs); start a new --run"
             )
         self.model.load_state_dict(state["model"])
+        if self.noise is not None:
+            if state.get("noise") is None:
+                raise DatasetError(f"{self.run}/{CHECKPOINT}: no weight-noise posterior")
+            self.noise.load_state_dict(state["noise"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.step = int(state["step"])
         mine = state["ranks"][self.info.rank]
@@ -204,6 +227,7 @@ class Trainer:
         self.carry = to_device(mine["carry"], self.device)
 
     def save(self) -> None:
+        self.check_finite()
         state = self.state_dict()
         if self.info.main:
             save_atomic(state, self.run / CHECKPOINT)
@@ -232,12 +256,29 @@ class Trainer:
             return Clip()
         return Clip(train.lstm_clip / batch_size, train.output_clip / batch_size)
 
+    def noisy_model(self) -> nn.Module:
+        """The network this step runs: with weights drawn from the noise, if any."""
+        if not self.noise_spec.enabled:
+            return self.wrapped
+        generator = step_generator(self.config.train.seed, self.step, self.device)
+        if self.noise is not None:
+            return with_weights(self.model, self.noise.sample(self.model, generator))
+        return with_weights(self.model, fixed_sample(self.model, self.noise_spec.std, generator))
+
     def train_step(self, batch: Any) -> Sums:
         self.wrapped.train()
         with autocast(self.device, self.amp):
             loss, sums, carry = self.task.forward(
-                self.wrapped, batch, self.carry, self.clip(batch.mask.shape[0])
+                self.noisy_model(), batch, self.carry, self.clip(batch.mask.shape[0])
             )
+        if self.noise is not None:
+            # the MDL loss: the complexity cost divided among the training sequences
+            complexity = self.noise.complexity(self.model)
+            loss = loss + complexity / self.train_sequences
+            sums["complexity"] = complexity.detach()
+            sums["complexity_steps"] = torch.ones((), device=complexity.device)
+        bad = ~torch.isfinite(loss.detach())
+        self.diverged = bad if self.diverged is None else self.diverged | bad
         self.optimizer.zero_grad(set_to_none=True)
         torch.autograd.backward(loss)
         if self.config.train.clip == "norm":
@@ -303,11 +344,25 @@ class Trainer:
             log.close()
         return self._summary(start_step, started, last_train, valid)
 
+    def check_finite(self) -> None:
+        """Refuse to go on (or to save) once a step's loss was NaN or infinite."""
+        if self.diverged is not None and bool(self.diverged.item()):
+            raise DatasetError(
+                f"{self.run}: training diverged (a non-finite loss by step {self.step}); "
+                f"nothing saved, {CHECKPOINT} holds the last finite checkpoint"
+            )
+
     def _log_train(self, window: Window, log: MetricsLog) -> dict[str, float]:
         totals, elapsed = window.flush(self.info)
+        self.check_finite()
         metrics = self.task.summarize(totals)
+        if "complexity" in totals:
+            # nats over all the weights; the MDL loss per sequence adds it / training sequences
+            metrics["complexity"] = totals["complexity"] / max(totals["complexity_steps"], 1.0)
         units = totals.get(self.task.unit, 0.0)
         metrics["loss"] = totals.get("nats", 0.0) / max(totals.get("sequences", 0.0), 1.0)
+        if "complexity" in metrics:
+            metrics["mdl_loss"] = metrics["loss"] + metrics["complexity"] / self.train_sequences
         metrics[f"{self.task.unit}_per_s"] = units / max(elapsed, 1e-9)
         metrics["lr"] = float(self.optimizer.param_groups[0]["lr"])
         log.write(self.step, "train", metrics)
@@ -346,6 +401,12 @@ class Trainer:
 
 # ---------------------------------------------------------------------------------------------
 # entry point
+
+
+def split_rows(config: RunConfig, split: str) -> int:
+    """Sequences (lines, or text chunks) in a split of the run's dataset."""
+    dataset = open_kind(config.data, dataset_kind(config.task))
+    return max(sum(shard.rows for shard in dataset.shards(split)), 1)
 
 
 def prepare(config: RunConfig) -> RunConfig:

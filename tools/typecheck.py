@@ -14,7 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # scripts outside the package, checked against the installed shape too
-SCRIPTS = (ROOT / "tools" / "train_demo.py",)
+SCRIPTS = (ROOT / "tools" / "train_demo.py", ROOT / "tools" / "results.py")
 MAPPED = {"corpora": "corpora", "pipelines": "pipelines", "models": "models"}
 
 

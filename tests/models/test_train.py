@@ -107,6 +107,9 @@ def test_resumed_run_reproduces_the_uninterrupted_one(
     # text: 25 steps an epoch at 16 streams, so the run crosses an epoch (streams reset)
     steps, size = (14, 4) if task != "text" else (30, 16)
     whole = _config(task, data, steps=steps, batch_size=size, checkpoint_every=100)
+    # the defaults under test: the fused LSTM with peepholes and the paper's clipping
+    assert whole.train.lstm_impl == "fused" and whole.train.clip == "paper"
+    assert whole.model.peepholes
     train(whole, tmp_path / "whole")
     half = dataclasses.replace(whole, train=dataclasses.replace(whole.train, steps=10))
     train(half, tmp_path / "resumed")
@@ -188,7 +191,7 @@ def test_time_budget_stops_with_a_checkpoint(handwriting_data: Path, tmp_path: P
 
 def test_static_and_dynamic_text_evaluation(text_data: Path, tmp_path: Path) -> None:
     train(_config("text", text_data, steps=20, batch_size=8, lr=3e-3), tmp_path)
-    report = evaluate_run(tmp_path, "valid", dynamic=True)
+    report = evaluate_run(tmp_path, "valid", dynamic="parallel")
     symbols = report["chars"]
     assert symbols == report["dynamic"]["chars"] > 1000
     # learning while reading helps (or at least does not hurt) on the same kind of text
@@ -207,7 +210,7 @@ def test_text_run_on_the_generated_ptb(ptb_data: Path, tmp_path: Path) -> None:
     unigram = -sum(c / total * math.log2(c / total) for c in counts if c)
     summary = train(_config("text", ptb_data, steps=40, batch_size=8, lr=3e-3), tmp_path)
     assert summary["valid"]["bits_per_char"] < unigram - 0.7
-    report = evaluate_run(tmp_path, "test", dynamic=True)
+    report = evaluate_run(tmp_path, "test", dynamic="sequential")
     assert report["split"] == "test" and report["chars"] > 2000
     assert report["dynamic"]["bits_per_char"] < report["bits_per_char"] + 0.05
 

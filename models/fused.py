@@ -1,0 +1,459 @@
+"""The LSTM recurrences with a hand-written backward through time: no autograd node per step.
+
+`lstm_sequence` runs one LSTM layer (optionally with the peepholes of eqs 7-11) over a whole
+sequence whose input part of the pre-activations, W_x x + b, is already computed for all steps;
+`window_sequence` runs the synthesis network's layer 1 together with its soft window (eqs
+46-51), since each step's window is an input of the next step. Each is one
+`torch.autograd.Function`:
+- forward: one recurrent matmul per step, the gate non-linearities in place in a buffer that
+  is kept for the backward (the gate activations i, f, g, o and the cell states are all it
+  saves);
+- backward: one recurrent matmul per step (two in the window's layer), the paper's derivative
+  clipping applied to the derivatives of the gate pre-activations as they are formed (exactly
+  where `LSTMLayer.stepped` puts its hooks), and the weight gradients as one matmul over all
+  steps.
+
+Tensors are time-major, (T, B, ...), so that each step is one contiguous block. The recurrences
+run in the input's floating type, float32 under autocast (the matmuls of the input projections
+and of the output layer stay in bfloat16 there).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import torch
+from torch.autograd.function import FunctionCtx
+
+
+def _float(tensor: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    return tensor if tensor.dtype == dtype else tensor.to(dtype)
+
+
+def _compute_dtype(xp: torch.Tensor) -> torch.dtype:
+    """The recurrence's floating type: float32 where autocast made the projections narrower."""
+    return torch.float32 if xp.dtype in (torch.float16, torch.bfloat16) else xp.dtype
+
+
+class Gates(NamedTuple):
+    """Per-step views of a (T, B, 4H) gate buffer, made once before the loop over time (a view
+    made inside the loop would cost a dispatch per step)."""
+
+    whole: list[torch.Tensor]  # (B, 4H)
+    i: list[torch.Tensor]  # (B, H) each
+    f: list[torch.Tensor]
+    g: list[torch.Tensor]
+    o: list[torch.Tensor]
+    input_forget: list[torch.Tensor]  # i and f, (B, 2H)
+    sigmoid_tanh: list[torch.Tensor]  # i, f and g, (B, 3H)
+
+
+def gate_views(buffer: torch.Tensor) -> Gates:
+    n = buffer.shape[-1] // 4
+    i, f, g, o = (list(buffer[..., j * n : (j + 1) * n].unbind(0)) for j in range(4))
+    return Gates(
+        list(buffer.unbind(0)),
+        i,
+        f,
+        g,
+        o,
+        list(buffer[..., : 2 * n].unbind(0)),
+        list(buffer[..., : 3 * n].unbind(0)),
+    )
+
+
+class _Cell:
+    """One step of the cell, forward and backward, on preallocated (B, 4H) / (B, H) blocks."""
+
+    def __init__(self, batch: int, hidden: int, like: torch.Tensor) -> None:
+        self.tanh_c = like.new_empty(batch, hidden)
+        self.scratch = like.new_empty(batch, hidden)
+        self.acts = gate_views(like.new_empty(1, batch, 4 * hidden))  # one step's, backward
+
+    def forward(
+        self,
+        gates: Gates,
+        t: int,
+        c_prev: torch.Tensor,
+        c_out: torch.Tensor,
+        h_out: torch.Tensor,
+        peephole: list[torch.Tensor] | None,
+    ) -> None:
+        """`gates` at step t holds the pre-activations (input and recurrent parts) and is turned
+        into the activations in place; writes c_t into `c_out` and h_t into `h_out` (eqs 7-11)."""
+        i, f, g, o = gates.i[t], gates.f[t], gates.g[t], gates.o[t]
+        if peephole is None:
+            gates.input_forget[t].sigmoid_()
+            o.sigmoid_()
+        else:
+            i.addcmul_(c_prev, peephole[0])
+            f.addcmul_(c_prev, peephole[1])
+            gates.input_forget[t].sigmoid_()
+        g.tanh_()
+        torch.mul(f, c_prev, out=c_out)
+        c_out.addcmul_(i, g)
+        if peephole is not None:
+            o.addcmul_(c_out, peephole[2])
+            o.sigmoid_()
+        torch.tanh(c_out, out=self.tanh_c)
+        torch.mul(o, self.tanh_c, out=h_out)
+
+    def backward(
+        self,
+        gates: Gates,
+        t: int,
+        c_prev: torch.Tensor,
+        c_t: torch.Tensor,
+        dh: torch.Tensor,
+        dc: torch.Tensor,
+        peephole: list[torch.Tensor] | None,
+        bound: float | None,
+    ) -> None:
+        """From d loss / d h_t (`dh`) and d loss / d c_t through later steps (`dc`, turned in
+        place into d loss / d c_{t-1}), the clipped derivatives of the pre-activations, written
+        over the activations of step t in `gates` (which the backward needs no more)."""
+        self.acts.whole[0].copy_(gates.whole[t])
+        i, f, g, o = self.acts.i[0], self.acts.f[0], self.acts.g[0], self.acts.o[0]
+        di, df, dg, do = gates.i[t], gates.f[t], gates.g[t], gates.o[t]
+        tanh_c, scratch = self.tanh_c, self.scratch
+        torch.tanh(c_t, out=tanh_c)
+        # output gate: d o_pre = dh tanh(c) o (1 - o)
+        torch.mul(dh, tanh_c, out=do)
+        do.mul_(o)
+        do.addcmul_(do, o, value=-1.0)
+        if peephole is not None and bound is not None:
+            do.clamp_(-bound, bound)  # before it reaches c_t through w_co
+        # cell: dc += dh o (1 - tanh(c)^2) (+ w_co d o_pre)
+        torch.mul(dh, o, out=scratch)
+        dc.add_(scratch)
+        scratch.mul_(tanh_c)
+        dc.addcmul_(scratch, tanh_c, value=-1.0)
+        if peephole is not None:
+            dc.addcmul_(do, peephole[2])
+        # cell input: d g_pre = dc i (1 - g^2)
+        torch.mul(dc, i, out=dg)
+        torch.mul(dg, g, out=scratch)
+        dg.addcmul_(scratch, g, value=-1.0)
+        # input gate: d i_pre = dc g i (1 - i); forget gate: d f_pre = dc c_prev f (1 - f)
+        torch.mul(dc, g, out=di)
+        di.mul_(i)
+        di.addcmul_(di, i, value=-1.0)
+        torch.mul(dc, c_prev, out=df)
+        df.mul_(f)
+        df.addcmul_(df, f, value=-1.0)
+        if bound is not None:
+            (gates.whole if peephole is None else gates.sigmoid_tanh)[t].clamp_(-bound, bound)
+        # to the previous cell state: dc f (+ w_ci d i_pre + w_cf d f_pre)
+        dc.mul_(f)
+        if peephole is not None:
+            dc.addcmul_(di, peephole[0])
+            dc.addcmul_(df, peephole[1])
+
+
+def _rows(peephole: torch.Tensor | None) -> list[torch.Tensor] | None:
+    return None if peephole is None else list(peephole.unbind(0))
+
+
+def _recurrent_grads(
+    dgates: torch.Tensor,
+    outputs: torch.Tensor,
+    h0: torch.Tensor,
+    cells: torch.Tensor,
+    c0: torch.Tensor,
+    peephole: torch.Tensor | None,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """d W_hh = sum_t dgates_t^T h_{t-1}, and the peepholes' gradients, over all steps at once."""
+    four, n = dgates.shape[-1], c0.shape[-1]
+    grad_w = dgates[0].t() @ h0
+    if dgates.shape[0] > 1:
+        grad_w.addmm_(dgates[1:].reshape(-1, four).t(), outputs[:-1].reshape(-1, n))
+    if peephole is None:
+        return grad_w, None
+    grad_p = torch.empty_like(peephole)
+    grad_p[0] = (dgates[0, :, :n] * c0).sum(0)
+    grad_p[1] = (dgates[0, :, n : 2 * n] * c0).sum(0)
+    if dgates.shape[0] > 1:
+        grad_p[0] += (dgates[1:, :, :n] * cells[:-1]).sum((0, 1))
+        grad_p[1] += (dgates[1:, :, n : 2 * n] * cells[:-1]).sum((0, 1))
+    grad_p[2] = (dgates[:, :, 3 * n :] * cells).sum((0, 1))
+    return grad_w, grad_p
+
+
+class _LSTMFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(
+        ctx: FunctionCtx,
+        projected: torch.Tensor,
+        h0: torch.Tensor,
+        c0: torch.Tensor,
+        weight_hh: torch.Tensor,
+        peephole: torch.Tensor | None,
+        bound: float | None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        steps, batch, four = projected.shape
+        n = four // 4
+        gates = projected.clone(memory_format=torch.contiguous_format)
+        outputs = projected.new_empty(steps, batch, n)
+        cells = projected.new_empty(steps, batch, n)
+        cell, views, peep = _Cell(batch, n, projected), gate_views(gates), _rows(peephole)
+        hs, cs = outputs.unbind(0), cells.unbind(0)
+        w_t = weight_hh.t()
+        h, c = h0, c0
+        for t in range(steps):
+            views.whole[t].addmm_(h, w_t)
+            cell.forward(views, t, c, cs[t], hs[t], peep)
+            h, c = hs[t], cs[t]
+        ctx.save_for_backward(gates, outputs, cells, h0, c0, weight_hh, peephole)  # type: ignore[arg-type]
+        ctx.bound = bound  # type: ignore[attr-defined]
+        return outputs, cells[-1].clone()
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: torch.Tensor, grad_c: torch.Tensor) -> Any:
+        with torch.autocast(grad_out.device.type, enabled=False):
+            return _LSTMFunction._backward(ctx, grad_out, grad_c)
+
+    @staticmethod
+    def _backward(ctx: Any, grad_out: torch.Tensor, grad_c: torch.Tensor) -> Any:
+        gates, outputs, cells, h0, c0, weight_hh, peephole = ctx.saved_tensors
+        bound: float | None = ctx.bound
+        steps, batch, four = gates.shape
+        # the derivatives overwrite the activations, step by step (autograd's version counter
+        # refuses a second backward through them, as retain_graph would ask)
+        dgates = gates
+        cell, grads = _Cell(batch, four // 4, gates), gate_views(dgates)
+        cs, douts, peep = cells.unbind(0), grad_out.unbind(0), _rows(peephole)
+        dh = grad_out[-1].clone()
+        dc = grad_c.clone()
+        for t in range(steps - 1, -1, -1):
+            c_prev = cs[t - 1] if t else c0
+            cell.backward(grads, t, c_prev, cs[t], dh, dc, peep, bound)
+            if t:
+                torch.addmm(douts[t - 1], grads.whole[t], weight_hh, out=dh)
+        grad_h0 = dgates[0] @ weight_hh
+        grad_w, grad_p = _recurrent_grads(dgates, outputs, h0, cells, c0, peephole)
+        return dgates, grad_h0, dc, grad_w, grad_p, None
+
+
+def lstm_sequence(
+    projected: torch.Tensor,
+    state: tuple[torch.Tensor, torch.Tensor],
+    weight_hh: torch.Tensor,
+    peephole: torch.Tensor | None,
+    bound: float | None,
+) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    """(T, B, 4H) input parts of the pre-activations and the (h, c) before them -> the (T, B, H)
+    outputs and the final (h, c); `bound` clips the pre-activations' derivatives."""
+    dtype = _compute_dtype(projected)
+    with torch.autocast(projected.device.type, enabled=False):
+        outputs, c = _LSTMFunction.apply(  # type: ignore[no-untyped-call]
+            _float(projected, dtype),
+            _float(state[0], dtype),
+            _float(state[1], dtype),
+            _float(weight_hh, dtype),
+            None if peephole is None else _float(peephole, dtype),
+            bound,
+        )
+    return outputs, (outputs[-1], c)
+
+
+class WindowWeights(NamedTuple):
+    """The parameters of the synthesis network's layer 1 and window that the recurrence reads."""
+
+    weight_hh: torch.Tensor  # (4H, H)
+    weight_window_in: torch.Tensor  # (4H, V): layer 1's weights of the previous window
+    peephole: torch.Tensor | None  # (3, H)
+    window_weight: torch.Tensor  # (3K, H)
+    window_bias: torch.Tensor  # (3K,)
+
+
+class WindowState(NamedTuple):
+    h: torch.Tensor  # (B, H)
+    c: torch.Tensor  # (B, H)
+    window: torch.Tensor  # w_{t-1}, (B, V)
+    kappa: torch.Tensor  # (B, K)
+
+
+class _Window:
+    """phi(t, u) of eq 46 for u = 1..U from a step's exp'd window outputs, on preallocated
+    (B, K, U) blocks; `distance` keeps kappa - u and `weight` exp(-beta (kappa - u)^2)."""
+
+    def __init__(self, batch: int, mixtures: int, positions: int, like: torch.Tensor) -> None:
+        self.k = mixtures
+        self.u = torch.arange(1, positions + 1, dtype=like.dtype, device=like.device)
+        self.distance = like.new_empty(batch, mixtures, positions)
+        self.weight = like.new_empty(batch, mixtures, positions)
+
+    def weights(self, exped: torch.Tensor, kappa: torch.Tensor, phi: torch.Tensor) -> None:
+        """Write phi (B, U) from (alpha, beta, exp kappa_hat) (B, 3K) and kappa (B, K)."""
+        k = self.k
+        torch.sub(kappa.unsqueeze(-1), self.u, out=self.distance)
+        torch.mul(self.distance, self.distance, out=self.weight)
+        self.weight.mul_(exped[:, k : 2 * k].unsqueeze(-1)).neg_().exp_()
+        torch.bmm(exped[:, :k].unsqueeze(1), self.weight, out=phi.unsqueeze(1))
+
+
+class _WindowFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(
+        ctx: FunctionCtx,
+        projected: torch.Tensor,
+        onehot: torch.Tensor,
+        text_mask: torch.Tensor,
+        keep_phi: bool,
+        bound: float | None,
+        h0: torch.Tensor,
+        c0: torch.Tensor,
+        w0: torch.Tensor,
+        kappa0: torch.Tensor,
+        weight_hh: torch.Tensor,
+        weight_window_in: torch.Tensor,
+        peephole: torch.Tensor | None,
+        window_weight: torch.Tensor,
+        window_bias: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        steps, batch, four = projected.shape
+        n, k, (chars, vocab) = four // 4, window_weight.shape[0] // 3, onehot.shape[1:]
+        positions = chars + int(keep_phi)
+        gates = projected.clone(memory_format=torch.contiguous_format)
+        outputs = projected.new_empty(steps, batch, n)
+        cells = projected.new_empty(steps, batch, n)
+        exped = projected.new_empty(steps, batch, 3 * k)
+        kappas = projected.new_empty(steps, batch, k)
+        windows = projected.new_empty(steps, batch, vocab)
+        phis = projected.new_empty(steps if keep_phi else 1, batch, positions)
+        masked = projected.new_empty(batch, chars)
+        cell, window = _Cell(batch, n, projected), _Window(batch, k, positions, projected)
+        views, peep = gate_views(gates), _rows(peephole)
+        hs, cs, es, ks = outputs.unbind(0), cells.unbind(0), exped.unbind(0), kappas.unbind(0)
+        steps_k = exped[..., 2 * k :].unbind(0)
+        ws, ws_rows = windows.unbind(0), windows.unsqueeze(2).unbind(0)
+        phi_rows = phis.unbind(0)
+        phi_text = phis[..., :chars].unbind(0)
+        masked_row = masked.unsqueeze(1)
+        w_hh_t, w_in_t, w_win_t = weight_hh.t(), weight_window_in.t(), window_weight.t()
+        h, c, w, kappa = h0, c0, w0, kappa0
+        for t in range(steps):
+            views.whole[t].addmm_(h, w_hh_t).addmm_(w, w_in_t)
+            cell.forward(views, t, c, cs[t], hs[t], peep)
+            h, c = hs[t], cs[t]
+            torch.addmm(window_bias, h, w_win_t, out=es[t]).exp_()
+            torch.add(kappa, steps_k[t], out=ks[t])
+            kappa = ks[t]
+            row = t if keep_phi else 0
+            window.weights(es[t], kappa, phi_rows[row])
+            torch.mul(phi_text[row], text_mask, out=masked)
+            torch.bmm(masked_row, onehot, out=ws_rows[t])
+            w = ws[t]
+        ctx.save_for_backward(
+            gates, outputs, cells, exped, kappas, windows, onehot, text_mask, h0, c0, w0,
+            weight_hh, weight_window_in, peephole, window_weight,  # type: ignore[arg-type]
+        )  # fmt: skip
+        ctx.bound = bound  # type: ignore[attr-defined]
+        ctx.mark_non_differentiable(phis)
+        return outputs, windows, cells[-1].clone(), kappas[-1].clone(), phis
+
+    @staticmethod
+    def backward(
+        ctx: Any,
+        grad_out: torch.Tensor,
+        grad_windows: torch.Tensor,
+        grad_c: torch.Tensor,
+        grad_kappa: torch.Tensor,
+        _grad_phi: torch.Tensor,
+    ) -> Any:
+        with torch.autocast(grad_out.device.type, enabled=False):
+            return _WindowFunction._backward(ctx, grad_out, grad_windows, grad_c, grad_kappa)
+
+    @staticmethod
+    def _backward(
+        ctx: Any,
+        grad_out: torch.Tensor,
+        grad_windows: torch.Tensor,
+        grad_c: torch.Tensor,
+        grad_kappa: torch.Tensor,
+    ) -> Any:
+        (
+            gates, outputs, cells, exped, kappas, windows, onehot, text_mask, h0, c0, w0,
+            weight_hh, weight_window_in, peephole, window_weight,
+        ) = ctx.saved_tensors  # fmt: skip
+        bound: float | None = ctx.bound
+        steps, batch, four = gates.shape
+        k, chars = window_weight.shape[0] // 3, onehot.shape[1]
+        dgates, dexped = gates, torch.empty_like(exped)  # dgates over the activations
+        cell, window = _Cell(batch, four // 4, gates), _Window(batch, k, chars, gates)
+        dphi = gates.new_empty(batch, chars)
+        phi = gates.new_empty(batch, chars)
+        spread = gates.new_empty(batch, k, chars)
+        moment = gates.new_empty(batch, k)
+        dh, dw = grad_out[-1].clone(), grad_windows[-1].clone()
+        dc, dkappa = grad_c.clone(), grad_kappa.clone()
+        grads, peep = gate_views(dgates), _rows(peephole)
+        cs, es, ks = cells.unbind(0), exped.unbind(0), kappas.unbind(0)
+        douts, dwins, des = grad_out.unbind(0), grad_windows.unbind(0), dexped.unbind(0)
+        alphas, betas, steps_k = (exped[..., j * k : (j + 1) * k].unbind(0) for j in range(3))
+        dalphas, dbetas, dsteps = (dexped[..., j * k : (j + 1) * k].unbind(0) for j in range(3))
+        dalpha_cols = dexped[..., :k].unsqueeze(-1).unbind(0)
+        dw_col, dphi_col, dphi_row = dw.unsqueeze(-1), dphi.unsqueeze(-1), dphi.unsqueeze(1)
+        for t in range(steps - 1, -1, -1):
+            alpha, beta = alphas[t], betas[t]
+            # the window: phi -> (alpha, beta, kappa) -> the window layer's outputs
+            window.weights(es[t], ks[t], phi)
+            torch.bmm(onehot, dw_col, out=dphi_col)
+            dphi.mul_(text_mask)
+            torch.bmm(window.weight, dphi_col, out=dalpha_cols[t])
+            dalphas[t].mul_(alpha)  # d alpha_hat = d alpha * alpha
+            torch.mul(window.weight, dphi_row, out=spread)
+            spread.mul_(alpha.unsqueeze(-1)).mul_(window.distance)
+            torch.sum(spread, -1, out=moment)  # sum_u alpha e (kappa - u) dphi
+            dkappa.addcmul_(beta, moment, value=-2.0)
+            spread.mul_(window.distance)
+            torch.sum(spread, -1, out=dbetas[t])
+            dbetas[t].mul_(beta).neg_()  # d beta_hat = -sum(...) beta
+            torch.mul(dkappa, steps_k[t], out=dsteps[t])
+            dh.addmm_(des[t], window_weight)
+            # layer 1's cell
+            c_prev = cs[t - 1] if t else c0
+            cell.backward(grads, t, c_prev, cs[t], dh, dc, peep, bound)
+            if t:
+                torch.addmm(douts[t - 1], grads.whole[t], weight_hh, out=dh)
+                torch.addmm(dwins[t - 1], grads.whole[t], weight_window_in, out=dw)
+        grad_h0, grad_w0 = dgates[0] @ weight_hh, dgates[0] @ weight_window_in
+        grad_hh, grad_p = _recurrent_grads(dgates, outputs, h0, cells, c0, peephole)
+        grad_in = dgates[0].t() @ w0
+        if steps > 1:
+            grad_in.addmm_(dgates[1:].reshape(-1, four).t(), windows[:-1].reshape(-1, w0.shape[1]))
+        flat = dexped.reshape(-1, 3 * k)
+        grad_ww = flat.t() @ outputs.reshape(-1, outputs.shape[-1])
+        return (
+            dgates, None, None, None, None, grad_h0, dc, grad_w0, dkappa,
+            grad_hh, grad_in, grad_p, grad_ww, flat.sum(0),
+        )  # fmt: skip
+
+
+def window_sequence(
+    projected: torch.Tensor,
+    onehot: torch.Tensor,
+    text_mask: torch.Tensor,
+    state: WindowState,
+    weights: WindowWeights,
+    bound: float | None,
+    keep_phi: bool,
+) -> tuple[torch.Tensor, torch.Tensor, WindowState, torch.Tensor | None]:
+    """The synthesis network's layer 1 and window over the whole sequence.
+
+    (T, B, 4H) pen-input parts of layer 1's pre-activations, the (B, U, V) one-hot text and its
+    (B, U) mask -> layer 1's (T, B, H) outputs, the (T, B, V) windows w_t, the final state, and
+    with `keep_phi` phi as (T, B, U + 1) (not differentiable)."""
+    dtype = _compute_dtype(projected)
+    with torch.autocast(projected.device.type, enabled=False):
+        outputs, windows, c, kappa, phis = _WindowFunction.apply(  # type: ignore[no-untyped-call]
+            _float(projected, dtype),
+            _float(onehot, dtype),
+            _float(text_mask, dtype),
+            keep_phi,
+            bound,
+            *(_float(t, dtype) for t in state),
+            *(None if t is None else _float(t, dtype) for t in weights),
+        )
+    final = WindowState(outputs[-1], c, windows[-1], kappa)
+    return outputs, windows, final, phis if keep_phi else None
