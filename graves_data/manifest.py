@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, NotRequired, TypedDict
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from graves_data import __version__
@@ -166,6 +167,31 @@ class Normalization:
             str(norm.get("split", "")),
             int(norm.get("count", 0)),
         )
+
+    @staticmethod
+    def of(pair: tuple[tuple[float, float], tuple[float, float]] | None) -> Normalization:
+        """From a run's config (`(mean, std)`, or None: the identity)."""
+        return Normalization((0.0, 0.0), (1.0, 1.0)) if pair is None else Normalization(*pair)
+
+    def as_pair(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """`(mean, std)`, as a run's config.json records it."""
+        return self.mean, self.std
+
+    def apply(self, offsets: npt.ArrayLike) -> npt.NDArray[np.float32]:
+        """(dx, dy, eos) rows with dx, dy standardised: what the networks read."""
+        out = np.array(offsets, dtype=np.float32, copy=True).reshape(-1, 3)
+        out[:, :2] = (out[:, :2] - np.asarray(self.mean, np.float32)) / np.asarray(
+            self.std, np.float32
+        )
+        return out
+
+    def invert(self, offsets: npt.ArrayLike) -> npt.NDArray[np.float32]:
+        """The inverse of `apply`: a network's (dx, dy, eos) back in board units."""
+        out = np.array(offsets, dtype=np.float32, copy=True).reshape(-1, 3)
+        out[:, :2] = out[:, :2] * np.asarray(self.std, np.float32) + np.asarray(
+            self.mean, np.float32
+        )
+        return out
 
     def to_json(self) -> dict[str, Any]:
         document: dict[str, Any] = {

@@ -8,12 +8,12 @@ one dataclass-to-click layer the data commands use too (`graves_data.options`).
 
 Training a run folder that already holds a checkpoint resumes it: its saved configuration is
 kept, and only the options given on the command line change it (a setting that changes what is
-computed, like --hidden, is refused; --steps, --epochs, --device... are fine).
+computed, like --hidden, is refused; --steps, --epochs, --device... are fine). The rule is
+`graves_data.models.config.configure`, which Python callers of `train` use too.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -24,19 +24,15 @@ from click.core import ParameterSource
 
 from graves_data.errors import GravesDataError, UsageError
 from graves_data.models.config import (
-    CONFIG_FILE,
     MODEL_CONFIGS,
     LoaderConfig,
     RunConfig,
     Task,
     TrainConfig,
-    replace_fields,
-    text_protocol,
+    configure,
 )
-from graves_data.options import dataclass_options, from_options
+from graves_data.options import dataclass_options
 from graves_data.schema import strict_json
-
-CHECKPOINT = "checkpoint.pt"
 
 
 class Group(click.Group):
@@ -70,47 +66,8 @@ def use_threads(threads: int) -> None:
 def run_config(
     task: Task, data: str | None, run: Path, values: Mapping[str, Any], explicit: set[str]
 ) -> RunConfig:
-    """The configuration to train: a new run's from all options; a resumed run's saved one,
-    changed only by the options given explicitly."""
-    saved = (
-        RunConfig.load(run)
-        if (run / CONFIG_FILE).is_file() and (run / CHECKPOINT).is_file()
-        else None
-    )
-    if saved is None:
-        if not data:
-            raise UsageError("--data is required to start a new run")
-        if task == "text":
-            values = {**values, **protocol_defaults(data, explicit)}
-        return RunConfig(
-            task=task,
-            data=data,
-            model=from_options(MODEL_CONFIGS[task], values),
-            train=from_options(TrainConfig, values),
-            loader=from_options(LoaderConfig, values),
-        )
-    if saved.task != task:
-        raise UsageError(f"{run} holds a {saved.task} run, not a {task} run")
-    given = {k: v for k, v in values.items() if k in explicit}
-    if "steps" in given:
-        given.setdefault("epochs", None)
-    if "epochs" in given:
-        given.setdefault("steps", None)
-    return dataclasses.replace(
-        saved,
-        data=data or saved.data,
-        model=replace_fields(saved.model, given),
-        train=replace_fields(saved.train, given),
-        loader=replace_fields(saved.loader, given),
-    )
-
-
-def protocol_defaults(data: str, explicit: set[str]) -> dict[str, Any]:
-    """The paper's settings for the text corpus in `data`'s manifest, less those given."""
-    from graves_data.shards import open_dataset
-
-    corpus = str(open_dataset(data).manifest.get("corpus", ""))
-    return {k: v for k, v in text_protocol(corpus).items() if k not in explicit}
+    """`configure` with the options given on the command line (the rest are the defaults)."""
+    return configure(task, run, data=data, **{k: v for k, v in values.items() if k in explicit})
 
 
 # ---------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from graves_data.schema import strict_json
 Task = Literal["handwriting", "synthesis", "text"]
 TASKS: tuple[Task, ...] = ("handwriting", "synthesis", "text")
 CONFIG_FILE = "config.json"
+CHECKPOINT = "checkpoint.pt"
 
 
 def option(default: Any, help: str, cli: bool = True) -> Any:
@@ -410,3 +411,66 @@ def replace_fields(config: Any, values: Mapping[str, Any]) -> Any:
     """A copy of a config dataclass with the given fields changed (others ignored)."""
     names = {f.name for f in dataclasses.fields(config)}
     return dataclasses.replace(config, **{k: v for k, v in values.items() if k in names})
+
+
+# ---------------------------------------------------------------------------------------------
+# the resume rule, for the CLI and Python callers alike
+
+
+def configure(task: Task, run: str | Path, *, data: str | None = None, **options: Any) -> RunConfig:
+    """What `train(config, run)` should be given to train `run`, by the rule `graves-data train`
+    follows.
+
+    A folder that already holds a trained run (its config.json and checkpoint) is resumed: its
+    saved configuration is kept, changed only by `options` (field names of the model, train
+    and loader configs; a change of what is computed, like `hidden`, is then refused by
+    `train`). Otherwise a new run: `options` over the defaults, and for a text run the paper's
+    protocol for the corpus in `data`'s manifest wherever `options` does not say otherwise.
+    """
+    run = Path(run)
+    _check_names(task, options)
+    saved = (
+        RunConfig.load(run)
+        if (run / CONFIG_FILE).is_file() and (run / CHECKPOINT).is_file()
+        else None
+    )
+    if saved is None:
+        return _new_run(task, data, options)
+    if saved.task != task:
+        raise UsageError(f"{run} holds a {saved.task} run, not a {task} run")
+    given = dict(options)
+    if "steps" in given:  # a budget replaces the other one
+        given.setdefault("epochs", None)
+    if "epochs" in given:
+        given.setdefault("steps", None)
+    return dataclasses.replace(
+        saved,
+        data=data or saved.data,
+        model=replace_fields(saved.model, given),
+        train=replace_fields(saved.train, given),
+        loader=replace_fields(saved.loader, given),
+    )
+
+
+def _new_run(task: Task, data: str | None, options: Mapping[str, Any]) -> RunConfig:
+    if not data:
+        raise UsageError("--data is required to start a new run")
+    if task == "text":
+        from graves_data.shards import open_dataset
+
+        corpus = str(open_dataset(data).manifest.get("corpus", ""))
+        options = {**text_protocol(corpus), **options}
+    return RunConfig(
+        task=task,
+        data=data,
+        model=replace_fields(MODEL_CONFIGS[task](), options),
+        train=replace_fields(TrainConfig(), options),
+        loader=replace_fields(LoaderConfig(), options),
+    )
+
+
+def _check_names(task: Task, options: Mapping[str, Any]) -> None:
+    configs = (MODEL_CONFIGS[task], TrainConfig, LoaderConfig)
+    unknown = set(options) - {f.name for cls in configs for f in dataclasses.fields(cls)}
+    if unknown:
+        raise UsageError(f"not an option of a {task} run: {', '.join(sorted(unknown))}")

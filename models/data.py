@@ -25,7 +25,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple, TypeVar
 
@@ -38,8 +38,9 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from graves_data.errors import DatasetError, UsageError
+from graves_data.manifest import Normalization, dataset_kind
 from graves_data.models.config import LoaderConfig
-from graves_data.shards import READ_ERRORS, VOCAB, Dataset, open_dataset, read_json
+from graves_data.shards import READ_ERRORS, Dataset, open_dataset
 from graves_data.vocab import Vocab
 
 T = TypeVar("T")
@@ -54,7 +55,7 @@ VALID_SPLITS = ("valid", "testset_v", "test")
 # the dataset folder
 
 
-def dataset_kind(task: str) -> Kind:
+def task_kind(task: str) -> Kind:
     """The kind of dataset a task trains on."""
     return "text" if task == "text" else "handwriting"
 
@@ -63,8 +64,8 @@ def open_kind(source: str | Dataset, kind: Kind) -> Dataset:
     """Open a dataset and check that it is a handwriting or a text dataset, as asked."""
     dataset = source if isinstance(source, Dataset) else open_dataset(source)
     found = dataset.manifest.get("kind")
-    if found is None:
-        found = "handwriting" if "offsets" in _schema_names(dataset) else "text"
+    if found is None:  # a manifest older than its "kind"
+        found = _shard_kind(dataset)
     if found != kind:
         other = "text" if kind == "handwriting" else "handwriting or synthesis"
         raise DatasetError(
@@ -91,15 +92,15 @@ def check_footers(dataset: Dataset) -> None:
     _FOOTERS_READ.add(key)
 
 
-def _schema_names(dataset: Dataset) -> list[str]:
+def _shard_kind(dataset: Dataset) -> str:
     for shard in dataset.all_shards():
         with dataset.root.join(shard.path).open("rb") as handle:
-            return list(dataset.parquet_file(shard.path, handle).schema_arrow.names)
-    return []
+            return dataset_kind(dataset.parquet_file(shard.path, handle).schema_arrow)
+    return "text"
 
 
 def load_vocab(dataset: Dataset) -> Vocab:
-    return Vocab.from_json(read_json(dataset.root.join(VOCAB)))
+    return Vocab.read(dataset.root)
 
 
 def default_split(dataset: Dataset, wanted: str | None, candidates: Sequence[str]) -> str:
@@ -114,45 +115,6 @@ def default_split(dataset: Dataset, wanted: str | None, candidates: Sequence[str
         f"{dataset.root.url}: none of the splits {', '.join(candidates)} "
         f"(splits: {', '.join(dataset.splits)}); name one with --train-split / --valid-split"
     )
-
-
-@dataclass(frozen=True)
-class Normalization:
-    """Mean and std of dx, dy over the training split, from the manifest."""
-
-    mean: tuple[float, float]
-    std: tuple[float, float]
-
-    @staticmethod
-    def from_manifest(manifest: Mapping[str, Any]) -> Normalization:
-        norm = manifest.get("normalization")
-        if not isinstance(norm, Mapping) or "mean" not in norm or "std" not in norm:
-            raise DatasetError("manifest.json: no normalization (mean, std of dx, dy)")
-        mean, std = norm["mean"], norm["std"]
-        if min(float(std[0]), float(std[1])) <= 0:
-            raise DatasetError(f"manifest.json: normalization std must be positive, got {std}")
-        return Normalization((float(mean[0]), float(mean[1])), (float(std[0]), float(std[1])))
-
-    @staticmethod
-    def of(pair: tuple[tuple[float, float], tuple[float, float]] | None) -> Normalization:
-        return Normalization((0.0, 0.0), (1.0, 1.0)) if pair is None else Normalization(*pair)
-
-    def as_pair(self) -> tuple[tuple[float, float], tuple[float, float]]:
-        return self.mean, self.std
-
-    def apply(self, offsets: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        out = np.array(offsets, dtype=np.float32, copy=True).reshape(-1, 3)
-        out[:, :2] = (out[:, :2] - np.asarray(self.mean, np.float32)) / np.asarray(
-            self.std, np.float32
-        )
-        return out
-
-    def invert(self, offsets: npt.ArrayLike) -> npt.NDArray[np.float32]:
-        out = np.array(offsets, dtype=np.float32, copy=True).reshape(-1, 3)
-        out[:, :2] = out[:, :2] * np.asarray(self.std, np.float32) + np.asarray(
-            self.mean, np.float32
-        )
-        return out
 
 
 # ---------------------------------------------------------------------------------------------

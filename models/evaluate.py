@@ -22,14 +22,12 @@ from torch import nn
 from torch.optim import Optimizer
 
 from graves_data.errors import DatasetError, UsageError
-from graves_data.models.config import RunConfig
+from graves_data.models.config import CHECKPOINT, RunConfig
 from graves_data.models.data import make_loader
 from graves_data.models.lstm import Clip
 from graves_data.models.noise import AdaptiveNoise, trained_parameters
 from graves_data.models.optim import build_optimizer
 from graves_data.models.tasks import Objective, make_task
-
-CHECKPOINT = "checkpoint.pt"
 
 
 @dataclass

@@ -24,8 +24,8 @@ import torch
 import torch.nn.functional as F
 
 from graves_data.errors import DatasetError, UsageError
+from graves_data.manifest import Normalization
 from graves_data.models import mixture
-from graves_data.models.data import Normalization
 from graves_data.models.evaluate import LoadedRun, load_run
 from graves_data.models.prediction import HandwritingPrediction
 from graves_data.models.synthesis import HandwritingSynthesis

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 from torch.utils.data import IterableDataset
 
+from graves_data.manifest import Normalization
 from graves_data.models import mixture
 from graves_data.models.config import (
     PredictionConfig,
@@ -28,7 +29,6 @@ from graves_data.models.data import (
     VALID_SPLITS,
     HandwritingBatch,
     HandwritingStream,
-    Normalization,
     TextBatch,
     TextStream,
     default_split,

@@ -31,7 +31,9 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from graves_data.errors import DatasetError, DiskFull, UsageError
+from graves_data.manifest import Normalization
 from graves_data.models.config import (
+    CHECKPOINT,
     RunConfig,
     SynthesisConfig,
     TextConfig,
@@ -39,11 +41,10 @@ from graves_data.models.config import (
     weight_noise_spec,
 )
 from graves_data.models.data import (
-    Normalization,
-    dataset_kind,
     load_vocab,
     make_loader,
     open_kind,
+    task_kind,
 )
 from graves_data.models.distributed import (
     Distributed,
@@ -69,7 +70,6 @@ from graves_data.schema import strict_json
 from graves_data.shards import VOCAB
 from graves_data.storage import resolve
 
-CHECKPOINT = "checkpoint.pt"
 SUMMARY = "summary.json"
 FORMAT = 1
 
@@ -174,7 +174,7 @@ class Trainer:
         self.train_sequences = split_rows(config, self.train_split)
         self.valid_split = self.task.split("valid")
         self.content_hash = str(
-            open_kind(config.data, dataset_kind(config.task)).manifest.get("content_hash")
+            open_kind(config.data, task_kind(config.task)).manifest.get("content_hash")
         )
 
     # -- state -------------------------------------------------------------------------------
@@ -405,7 +405,7 @@ class Trainer:
 
 def split_rows(config: RunConfig, split: str) -> int:
     """Sequences (lines, or text chunks) in a split of the run's dataset."""
-    dataset = open_kind(config.data, dataset_kind(config.task))
+    dataset = open_kind(config.data, task_kind(config.task))
     return max(sum(shard.rows for shard in dataset.shards(split)), 1)
 
 
@@ -413,7 +413,7 @@ def prepare(config: RunConfig) -> RunConfig:
     """Fill in what comes from the dataset: vocabulary size and normalisation; and make a local
     dataset path absolute, so that the saved run finds its data from any working directory."""
     config = replace(config, data=resolve(config.data).url)
-    kind = dataset_kind(config.task)
+    kind = task_kind(config.task)
     dataset = open_kind(config.data, kind)
     model = config.model
     if isinstance(model, (SynthesisConfig, TextConfig)):
@@ -455,7 +455,7 @@ def _train(config: RunConfig, run_dir: Path, info: Distributed) -> dict[str, Any
     trainer.resume()
     if info.main:
         config.save(run_dir)
-        dataset = open_kind(config.data, dataset_kind(config.task))
+        dataset = open_kind(config.data, task_kind(config.task))
         (run_dir / VOCAB).write_bytes(dataset.root.join(VOCAB).read_bytes())
     if info.world > 1:
         dist.barrier()
