@@ -6,7 +6,7 @@ here. Nothing registers itself on import: what exists is this dict.
 
 from __future__ import annotations
 
-from graves_data.corpora import enwik8, iam_ondb, ptb, wikipedia
+from graves_data.corpora import enwik8, iam_ondb, ink, ptb, wikipedia
 from graves_data.corpus import CorpusSpec
 
 CORPORA: dict[str, CorpusSpec] = {
@@ -14,6 +14,7 @@ CORPORA: dict[str, CorpusSpec] = {
     enwik8.SPEC.name: enwik8.SPEC,
     ptb.SPEC.name: ptb.SPEC,
     wikipedia.SPEC.name: wikipedia.SPEC,
+    ink.SPEC.name: ink.SPEC,
 }
 
 
