@@ -72,7 +72,9 @@ function renderStats(ds) {
 async function loadLines() {
   const ds = state.ds;
   const params = new URLSearchParams({ q: $("search").value, split: $("split-filter").value, offset: state.offset, limit: state.limit });
+  const ticket = (state.linesTicket = (state.linesTicket || 0) + 1);
   const found = await api(`/api/datasets/${encodeURIComponent(ds.name)}/lines?${params}`);
+  if (ticket !== state.linesTicket) return; // a later search has been sent: show only its answer
   $("lines-total").textContent = `${found.total} lines` + (found.total ? `, ${found.offset + 1}-${Math.min(found.total, found.offset + found.limit)}` : "");
   const body = $("lines").tBodies[0];
   body.replaceChildren(...found.lines.map((line) => {
@@ -86,7 +88,9 @@ async function loadLines() {
 
 async function openLine(lineId) {
   const base = `/api/datasets/${encodeURIComponent(state.ds.name)}/lines/${encodeURIComponent(lineId)}`;
+  const ticket = (state.lineTicket = (state.lineTicket || 0) + 1);
   const [svgText, line] = await Promise.all([api(`${base}.svg`), api(base)]);
+  if (ticket !== state.lineTicket) return;
   state.line = line;
   for (const tr of $("lines").tBodies[0].rows) tr.classList.toggle("selected", tr.dataset.line === lineId);
   $("line-title").textContent = `${line.line_id}: ${line.text}`;
