@@ -78,7 +78,7 @@ def _tiny_run(task: str, data: Path, run: Path) -> Path:
             progress=False,
             tensorboard=False,
             clip="norm",
-        ),  # fmt: skip
+        ),
     )
     train(config, run)
     return run

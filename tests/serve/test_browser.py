@@ -63,6 +63,14 @@ def by_id(browser: Any, element: str) -> Any:
     return browser.find_element(By.ID, element)
 
 
+def cell_texts(browser: Any, table: str, column: int) -> list[str]:
+    script = (
+        "return [...document.querySelectorAll(`#${arguments[0]} tbody tr`)]"
+        ".map(r => r.cells[arguments[1]].textContent)"
+    )
+    return list(browser.execute_script(script, table, column))
+
+
 def line_rows(browser: Any) -> list[str]:
     return list(
         browser.execute_script(
@@ -95,20 +103,11 @@ def test_explorer_lists_lines_and_draws_one(
     # the quarantine table holds every input the build left out, with its reason
     manifest = json.loads((server.datasets["iam-ondb"] / "manifest.json").read_text())
     assert manifest["quarantine"], "the generated corpus should have damaged inputs"
-    cells = browser.execute_script(
-        "return [...document.querySelectorAll('#quarantine tbody tr')].map(r => r.cells[2].textContent)"
-    )
+    cells = cell_texts(browser, "quarantine", 2)
     assert cells == [q["reason"] for q in manifest["quarantine"]]
-    plots = browser.execute_script(
-        "return [...document.querySelectorAll('#plots img')].map(i => i.complete && i.naturalWidth)"
-    )
-    wait_for(
-        lambda: all(browser.execute_script(
-            "return [...document.querySelectorAll('#plots img')].map(i => i.complete && i.naturalWidth > 0)"
-        )),
-        what="the stats plots",
-    )  # fmt: skip
-    assert len(plots) == 3
+    loaded = "return [...document.querySelectorAll('#plots img')].map(i => i.naturalWidth > 0)"
+    wait_for(lambda: all(browser.execute_script(loaded)), what="the stats plots")
+    assert len(browser.execute_script(loaded)) == 3
     # raw points overlaid: as many dots as the raw file has points
     line = get_json(f"{server.url}/api/datasets/iam-ondb/lines/{chosen['line_id']}")
     assert line["raw"], line["raw_reason"]
@@ -207,10 +206,7 @@ def test_ink_drawn_is_saved_and_builds(browser: Any, server: LiveServer, tmp_pat
     saved = wait_for(lambda: by_id(browser, "ink-status").get_attribute("data-saved"), what="save")
     assert (server.ink / saved).is_file()
     assert not [p for p in server.ink.iterdir() if p.name.startswith(".")]  # no temporary left
-    listed = browser.execute_script(
-        "return [...document.querySelectorAll('#ink-list tbody tr')].map(r => r.cells[0].textContent)"
-    )
-    assert saved in listed
+    assert saved in cell_texts(browser, "ink-list", 0)
 
     out = tmp_path / "ink-dataset"
     build(str(server.ink), str(out), InkParams(), execution=Execution(workers=1, progress=False))
@@ -243,7 +239,8 @@ def test_playground_writes_a_sample(browser: Any, server: LiveServer, tmp_path: 
     by_id(browser, "write").click()
     wait_for(
         lambda: browser.execute_script(
-            "const s = document.querySelector('#synth-result svg'); return s && s.dataset.state === 'done'"
+            "const s = document.querySelector('#synth-result svg');"
+            "return s && s.dataset.state === 'done'"
         ),
         timeout=120,
         what="the sample",
