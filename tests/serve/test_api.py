@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -320,3 +322,35 @@ def test_names_are_quoted_in_urls_not_paths(server: LiveServer) -> None:
     plain = get_json(server, f"/api/datasets/iam-ondb/lines/{line_id}")
     quoted = get_json(server, f"/api/datasets/iam-ondb/lines/{quote(line_id, safe='')}")
     assert plain == quoted
+
+
+def test_serve_command_binds_loopback_and_says_so(iam_dataset: Path) -> None:
+    from tests.serve.conftest import free_port
+
+    port = free_port()
+    command = [sys.executable, "-m", "graves_data.cli", "serve", str(iam_dataset),
+               "--port", str(port)]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert f"http://127.0.0.1:{port}/" in first and "only this machine" in first, first
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        live = LiveServer(f"http://127.0.0.1:{port}", Path(), {})
+        names = [d["name"] for d in get_json(live, "/api/datasets")["datasets"]]
+        assert names == [iam_dataset.name]
+        status, _, _ = request(
+            live, "POST", "/api/ink", b"{}", {"content-type": "application/json"}
+        )
+        assert status == 404  # no --ink folder: nothing is written anywhere
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -92,6 +92,8 @@ async function openLine(lineId) {
   const [svgText, line] = await Promise.all([api(`${base}.svg`), api(base)]);
   if (ticket !== state.lineTicket) return;
   state.line = line;
+  $("prime-ds").value = state.ds.name; // the playground's "dataset line" prime: the line shown
+  $("prime-line").value = line.line_id;
   for (const tr of $("lines").tBodies[0].rows) tr.classList.toggle("selected", tr.dataset.line === lineId);
   $("line-title").textContent = `${line.line_id}: ${line.text}`;
   const svg = new DOMParser().parseFromString(svgText, "image/svg+xml").documentElement;
