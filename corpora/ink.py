@@ -37,7 +37,7 @@ from xml.sax.saxutils import escape
 import numpy as np
 import numpy.typing as npt
 
-from graves_data.corpora.iam_ondb import parse_xml
+from graves_data.corpora.iam_ondb import parse_xml, training_moments
 from graves_data.corpus import CorpusSpec, param, params_dict
 from graves_data.errors import BadInput, InputNotFound, UsageError
 from graves_data.pipelines.handwriting import HandwritingRows, normalization
@@ -419,11 +419,6 @@ def process_unit(unit: Unit, ctx: UnitContext) -> UnitResult:
     )
 
 
-def training_moments(results: Sequence[UnitResult]) -> dict[str, int]:
-    keys = ("_n", "_sx", "_sy", "_sxx", "_syy")
-    return {k: sum(int(r.totals.get(k, 0)) for r in results if r.split == "train") for k in keys}
-
-
 def build(
     raw: str | Location,
     out: str | Location,
@@ -449,7 +444,7 @@ def build(
     units = make_units(splits, params)
 
     def finalize(results: Sequence[UnitResult]) -> dict[str, Any]:
-        return {"normalization": normalization(training_moments(results), "train")}
+        return {"normalization": normalization(training_moments(results, "train"), "train")}
 
     job = BuildJob(
         corpus=NAME,

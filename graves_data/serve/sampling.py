@@ -221,7 +221,7 @@ def window_problems(
         reached = np.flatnonzero(focus >= last)
         if len(reached):
             before = int(reached[0])
-            per_char = before / max(1, last - offered + 1)
+            per_char = before / max(1, last - offered)
             after = len(focus) - before
             if after > OVERRUN_FACTOR * per_char + 10:
                 problems.append(

@@ -189,12 +189,14 @@ def test_ink_drawn_is_saved_and_builds(browser: Any, server: LiveServer, tmp_pat
     from graves_data.pipelines.runner import Execution
     from graves_data.shards import open_dataset
 
-    t = np.linspace(0, 2 * np.pi, 40)
-    loop = [[40 + 30 * k + 20 * np.sin(a), 120 - 60 * a / (2 * np.pi)] for k, a in enumerate(t / 4)]
+    i = np.arange(90)
+    loops = np.column_stack(
+        [60 + 6 * i - 20 * np.sin(0.5 * i), 150 - 45 * np.abs(np.sin(0.25 * i))]
+    )
     strokes = [
-        [[float(x), float(y)] for x, y in loop],
-        [[200.0 + 3 * i, 60.0 + 2 * i] for i in range(25)],
-        [[300.5 + i, 100.25] for i in range(10)],
+        [[float(x), float(y)] for x, y in loops],
+        [[640.0 + 3 * k, 90.0 + 4 * k] for k in range(25)],  # a slanted bar
+        [[700.5 + 2 * k, 130.25 - 0.1 * k * k] for k in range(12)],  # a short arc
     ]
     open_page(browser, server, "ink")
     recorded = browser.execute_script(DRAW, strokes)
@@ -206,7 +208,7 @@ def test_ink_drawn_is_saved_and_builds(browser: Any, server: LiveServer, tmp_pat
     saved = wait_for(lambda: by_id(browser, "ink-status").get_attribute("data-saved"), what="save")
     assert (server.ink / saved).is_file()
     assert not [p for p in server.ink.iterdir() if p.name.startswith(".")]  # no temporary left
-    assert saved in cell_texts(browser, "ink-list", 0)
+    wait_for(lambda: saved in cell_texts(browser, "ink-list", 0), what="the saved line listed")
 
     out = tmp_path / "ink-dataset"
     build(str(server.ink), str(out), InkParams(), execution=Execution(workers=1, progress=False))
