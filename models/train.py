@@ -60,6 +60,7 @@ from graves_data.models.tasks import Objective, Sums, make_task
 from graves_data.schema import strict_json
 from graves_data.shards import VOCAB
 from graves_data.storage import resolve
+from graves_data.vocab import Vocab
 
 CHECKPOINT = "checkpoint.pt"
 SUMMARY = "summary.json"
@@ -368,17 +369,15 @@ def prepare(config: RunConfig) -> RunConfig:
     return replace(config, model=model, normalization=norm)
 
 
-def from_source_run(config: RunConfig, vocab: Any) -> RunConfig:
+def from_source_run(config: RunConfig, vocab: Vocab) -> RunConfig:
     """--init-from: the source run's model and normalisation; its vocabulary must be the
     dataset's (same symbols in the same order), so its weights read the same one-hot text."""
-    from graves_data.vocab import Vocab
-
     source = Path(str(config.train.init_from))
     saved = RunConfig.load(source)
     if saved.task != config.task or not (source / CHECKPOINT).is_file():
         raise UsageError(f"--init-from {source}: not a trained {config.task} run")
     if saved.task != "handwriting":
-        theirs = Vocab.from_json(json.loads((source / VOCAB).read_bytes()))
+        theirs = Vocab.read(resolve(str(source)))
         if theirs.symbols != vocab.symbols:
             raise UsageError(
                 f"--init-from {source}: the dataset's vocabulary is not the run's; build the "

@@ -35,6 +35,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from graves_data.errors import BadInput, GravesDataError, UsageError
+from graves_data.schema import strict_json
 from graves_data.serve.catalog import Catalog, NotFound
 from graves_data.serve.sampling import (
     Busy,
@@ -62,8 +63,16 @@ class TooLarge(Exception):
     pass
 
 
-def error(status: int, reason: str) -> JSONResponse:
-    return JSONResponse({"error": reason}, status_code=status)
+class JSON(JSONResponse):
+    """An answer's JSON, written by `strict_json` like every JSON file graves-data writes (a
+    NaN is an error, never the bare word no other reader accepts)."""
+
+    def render(self, content: Any) -> bytes:
+        return strict_json(content, separators=(",", ":")).encode("utf-8")
+
+
+def error(status: int, reason: str) -> JSON:
+    return JSON({"error": reason}, status_code=status)
 
 
 def guarded(handler: Handler) -> Handler:
@@ -145,7 +154,7 @@ def create_app(catalog: Catalog, max_concurrent: int = 2) -> Starlette:
         return Response(data, media_type=media)
 
     async def datasets(request: Request) -> Response:
-        return JSONResponse(
+        return JSON(
             {
                 "datasets": [d.summary() for d in catalog.datasets.values()],
                 "runs": [r.summary() for r in catalog.runs.values()],
@@ -157,7 +166,7 @@ def create_app(catalog: Catalog, max_concurrent: int = 2) -> Starlette:
         entry = catalog.dataset(request.path_params["name"])
         stats = await run_in_threadpool(entry.stats)
         manifest = entry.dataset.manifest
-        return JSONResponse(
+        return JSON(
             {
                 **entry.summary(),
                 "stats": stats,
@@ -178,14 +187,14 @@ def create_app(catalog: Catalog, max_concurrent: int = 2) -> Starlette:
             query_int(request, "offset", 0),
             query_int(request, "limit", 50),
         )
-        return JSONResponse(found)
+        return JSON(found)
 
     async def line(request: Request) -> Response:
         entry = catalog.dataset(request.path_params["name"])
         line_id = request.path_params["line_id"]
         if line_id.endswith(".svg"):
             return await line_svg(entry, line_id[: -len(".svg")])
-        return JSONResponse(await run_in_threadpool(entry.line_json, line_id))
+        return JSON(await run_in_threadpool(entry.line_json, line_id))
 
     async def line_svg(entry: Any, line_id: str) -> Response:
         from graves_data.render import strokes_from_offsets, to_svg
@@ -208,22 +217,22 @@ def create_app(catalog: Catalog, max_concurrent: int = 2) -> Starlette:
         found = await run_in_threadpool(
             entry.chunks, split, query_int(request, "offset", 0), query_int(request, "limit", 20)
         )
-        return JSONResponse(found)
+        return JSON(found)
 
     async def runs(request: Request) -> Response:
-        return JSONResponse({"runs": [r.summary() for r in catalog.runs.values()]})
+        return JSON({"runs": [r.summary() for r in catalog.runs.values()]})
 
     async def synthesize(request: Request) -> Response:
         data = await read_json(request, MAX_JSON_BODY)
         synth = synth_request(data, catalog)
         result = await run_in_threadpool(sampler.sample, synth)
-        return JSONResponse(result)
+        return JSON(result)
 
     async def ink_list(request: Request) -> Response:
         folder = ink_folder(catalog)
         from graves_data.serve.ink import list_lines
 
-        return JSONResponse({"lines": await run_in_threadpool(list_lines, folder)})
+        return JSON({"lines": await run_in_threadpool(list_lines, folder)})
 
     async def ink_save(request: Request) -> Response:
         folder = ink_folder(catalog)
@@ -242,7 +251,7 @@ def create_app(catalog: Catalog, max_concurrent: int = 2) -> Starlette:
                 f"content type {kind or 'none'!r}: send application/json strokes or "
                 "application/inkml+xml"
             )
-        return JSONResponse(saved, status_code=201)
+        return JSON(saved, status_code=201)
 
     routes = [
         Route("/", guarded(index)),

@@ -8,7 +8,6 @@ encoded slashes and NUL are simply names that are not in the dict.
 
 from __future__ import annotations
 
-import json
 import tempfile
 import threading
 from collections.abc import Mapping, Sequence
@@ -22,12 +21,13 @@ import pyarrow.parquet as pq
 
 from graves_data.errors import DatasetError, GravesDataError, UsageError
 from graves_data.render import strokes_from_offsets
+from graves_data.schema import HANDWRITING_COUNTS
 from graves_data.shards import BUILD_DIR, VOCAB, Dataset, open_dataset, read_json
+from graves_data.storage import Location, resolve
 from graves_data.vocab import Vocab
 
 LINE_COLUMNS = ["line_id", "writer_id", "text", "n_points", "n_strokes"]
-COUNT_COLUMNS = ("n_points", "n_strokes", "n_chars", "n_interpolated", "n_dropped",
-                 "n_time_repaired", "n_empty_strokes")  # fmt: skip
+COUNT_COLUMNS = tuple(HANDWRITING_COUNTS.values())
 PLOTS = ("points_per_line", "offsets", "characters")
 MAX_LIMIT = 500
 
@@ -241,7 +241,7 @@ def _read_raw(corpus: str, data: bytes, source: str, params: Mapping[str, Any]) 
     ]
 
 
-def raw_root(dataset: Dataset) -> Any:
+def raw_root(dataset: Dataset) -> Location | None:
     """Where the build read its raw input: the runner's record of the build's identity."""
     record = dataset.root.join(BUILD_DIR, "plan.json")
     if not record.exists():
@@ -252,8 +252,6 @@ def raw_root(dataset: Dataset) -> Any:
         return None
     if not isinstance(raw, str) or not raw:
         return None
-    from graves_data.storage import resolve
-
     return resolve(raw)
 
 
@@ -298,7 +296,7 @@ def decode_marked(vocab: Vocab, row: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def load_dataset_entry(name: str, path: str) -> DatasetEntry:
     dataset = open_dataset(path)
-    vocab = Vocab.from_json(read_json(dataset.root.join(VOCAB)))
+    vocab = Vocab.read(dataset.root)
     entry = DatasetEntry(name, dataset, vocab)
     if entry.kind == "text":
         return entry
@@ -339,23 +337,26 @@ class RunEntry:
 
 
 def load_run_entry(name: str, path: str) -> RunEntry:
+    """A run folder's config and vocabulary (models.config and models.cli load without torch)."""
+    from graves_data.models.cli import CHECKPOINT
+    from graves_data.models.config import RunConfig
+
     folder = Path(path)
-    config_file = folder / "config.json"
-    if not config_file.is_file():
-        raise UsageError(f"--run {path}: not a run folder (no config.json)")
     try:
-        config = json.loads(config_file.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise UsageError(f"--run {path}: unreadable config.json ({exc})") from exc
-    if not (folder / "checkpoint.pt").is_file():
-        raise UsageError(f"--run {path}: no checkpoint.pt (has this run trained a step yet?)")
-    task = str(config.get("task", ""))
-    if task not in ("handwriting", "synthesis"):
-        raise UsageError(f"--run {path}: a {task or 'unknown'} run; serve samples handwriting")
+        config = RunConfig.load(folder)
+    except (OSError, GravesDataError, KeyError, TypeError, ValueError) as exc:
+        raise UsageError(f"--run {path}: {exc}") from exc
+    if not (folder / CHECKPOINT).is_file():
+        raise UsageError(f"--run {path}: no {CHECKPOINT} (has this run trained a step yet?)")
+    if config.task not in ("handwriting", "synthesis"):
+        raise UsageError(f"--run {path}: a {config.task} run; serve samples handwriting")
     vocab = None
     if (folder / VOCAB).is_file():
-        vocab = Vocab.from_json(json.loads((folder / VOCAB).read_text(encoding="utf-8")))
-    return RunEntry(name, folder, task, vocab, config)
+        try:
+            vocab = Vocab.read(resolve(str(folder)))
+        except DatasetError as exc:
+            raise UsageError(f"--run {path}: {exc}") from exc
+    return RunEntry(name, folder, config.task, vocab, config.to_json())
 
 
 def unique_names(paths: Sequence[str]) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from click.testing import CliRunner
 from graves_data.cli import main
 from graves_data.corpora import CORPORA
 from graves_data.corpora.ink import InkParams, build, parse_inkml, write_inkml
-from graves_data.errors import BadInput, InputNotFound
+from graves_data.errors import BadInput, InputNotFound, UsageError
 from graves_data.pipelines.runner import Execution
 from graves_data.schema import HANDWRITING
 from graves_data.shards import open_dataset
@@ -214,10 +215,50 @@ def test_export_then_build_gives_the_same_lines(tmp_path: Path) -> None:
 
 
 def test_export_refuses_a_text_dataset(tmp_path: Path) -> None:
-    from graves_data.models.testing import write_text_dataset
+    from graves_data.synth.learnable import write_text_dataset
 
     write_text_dataset(tmp_path / "text")
     result = CliRunner().invoke(
         main, ["export", "inkml", str(tmp_path / "text"), "--out", str(tmp_path / "o")]
     )
     assert result.exit_code != 0 and "text dataset" in result.output
+
+
+def test_params_are_checked_on_construction() -> None:
+    with pytest.raises(UsageError, match=r"^--scale must be > 0, got 0"):
+        InkParams(scale=0.0)
+    with pytest.raises(UsageError, match=r"^--valid-every must be >= 0, got -1"):
+        InkParams(valid_every=-1)
+    with pytest.raises(UsageError, match=r"^--gap-factor must be a finite number"):
+        InkParams(gap_factor=math.nan)
+
+
+def test_on_bad_input_error_stops_at_the_file(tmp_path: Path) -> None:
+    write_folder(tmp_path / "raw", 4)
+    (tmp_path / "raw" / "broken.inkml").write_bytes(b"<ink")
+    with pytest.raises(BadInput) as caught:
+        build(str(tmp_path / "raw"), str(tmp_path / "ds"), on_bad_input="error", execution=QUIET)
+    assert (caught.value.source, caught.value.code) == ("broken.inkml", "xml-syntax")
+    assert not (tmp_path / "ds" / "manifest.json").exists()
+
+
+def test_a_unit_is_made_from_the_bytes_the_runner_read(tmp_path: Path) -> None:
+    """process_unit reads no file: its rows come from the bytes it is handed (here, of files
+    that are not on any disk), and a damaged one goes to the policy it is given."""
+    from graves_data.corpora.ink.build import LineFile, Payload, process_unit
+    from graves_data.pipelines.runner import BadInputPolicy, Unit, UnitContext, UnitInput
+
+    strokes = [[[0, 0, 2.0], [3, 4, 2.01], [6, 8, 2.02]]]
+    files = (LineFile("a", "nowhere/a.inkml", 0, 0), LineFile("b", "nowhere/b.inkml", 0, 0))
+    unit = Unit("train-00000", "train", "data/train.parquet", (), Payload(files),
+                reads=tuple(f.path for f in files))  # fmt: skip
+    inputs = UnitInput({"nowhere/a.inkml": write_inkml(strokes, "ab"), "nowhere/b.inkml": b""})
+    params = InkParams()
+    ctx = UnitContext(str(tmp_path / "raw"), str(tmp_path / "out"), "ink", params, HANDWRITING,
+                      build_vocab({"a": 1, "b": 1}), "skip")  # fmt: skip
+    bad = BadInputPolicy("skip")
+    rows = process_unit(unit, inputs, ctx, bad)
+    assert rows.table.column("line_id").to_pylist() == ["a"]
+    assert rows.table.column("offsets").to_pylist()[0] == [[0, 0, 0], [3, 4, 0], [3, 4, 1]]
+    assert [(q.source, q.code) for q in bad.quarantine] == [("nowhere/b.inkml", "empty-file")]
+    assert rows.totals["points"] == 3 and not (tmp_path / "out").exists()

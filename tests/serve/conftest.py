@@ -43,7 +43,7 @@ def iam_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def text_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from graves_data.models.testing import write_text_dataset
+    from graves_data.synth.learnable import write_text_dataset
 
     return write_text_dataset(tmp_path_factory.mktemp("text") / "text")
 
