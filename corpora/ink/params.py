@@ -33,7 +33,8 @@ class InkParams(Params):
     vocab: str = param(
         "",
         "use this vocab.json (a run's, or a dataset's) instead of one from the lines, so a run "
-        "trained with it can be fine-tuned on them (--init-from); other characters map to <unk>",
+        "trained with it can be fine-tuned on them (--init-from); other characters map to <unk> "
+        "(a line with one is quarantined where the vocabulary has no <unk>)",
     )
     gap_factor: float = param(
         2.5, "a time step over this many sampling periods means lost readings", gt=1
