@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo-out
 WORKERS ?=
 
-.PHONY: venv demo test lint typecheck unit bench gpu-check fuzz train-demo reproduce-handwriting clean
+.PHONY: venv demo test lint typecheck unit bench gpu-check fuzz train-demo reproduce-handwriting clean browser
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,17 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/python tools/typecheck.py
 
-unit: $(STAMP)
+# the browser tests (tests/serve) drive the system's Chromium: Debian's chromium and
+# chromium-driver, installed here when missing (silent when they are there)
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+		echo "installing chromium and chromium-driver for the browser tests"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install \
+			-y -qq chromium chromium-driver > /dev/null; \
+	fi
+
+unit: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck unit
@@ -49,6 +59,13 @@ demo: $(STAMP)
 		--hidden 128 --steps 300 --batch-size 32 --lr 1e-3 --optimizer adam --eval-batches 4 --no-progress
 	$(BIN)/graves-data eval --run $(DEMO_DIR)/runs/ptb --split valid --batches 8
 	$(BIN)/graves-data sample --run $(DEMO_DIR)/runs/ptb --text "the " --steps 200 --out $(DEMO_DIR)/samples/ptb.txt
+	$(BIN)/graves-data export inkml $(DEMO_DIR)/datasets/iam-ondb --out $(DEMO_DIR)/raw/ink
+	$(BIN)/graves-data build ink --raw $(DEMO_DIR)/raw/ink --out $(DEMO_DIR)/datasets/ink \
+		--vocab $(DEMO_DIR)/runs/synthesis/vocab.json
+	@echo "explore the datasets, write with the runs, capture your own lines:"
+	@echo "  $(BIN)/graves-data serve $(DEMO_DIR)/datasets/iam-ondb $(DEMO_DIR)/datasets/ink" \
+		"$(DEMO_DIR)/datasets/ptb --run $(DEMO_DIR)/runs/synthesis --run $(DEMO_DIR)/runs/prediction" \
+		"--ink $(DEMO_DIR)/ink"
 
 # a longer synthesis run (at most 2 hours on 2 CPUs) whose best sample lands in docs/
 TRAIN_MINUTES ?= 110

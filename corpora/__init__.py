@@ -7,7 +7,7 @@ exists is this dict, and `build`, `synth`, `download` and `graves_data.build` al
 
 from __future__ import annotations
 
-from graves_data.corpora import enwik8, iam_ondb, ptb, wikipedia
+from graves_data.corpora import enwik8, iam_ondb, ink, ptb, wikipedia
 from graves_data.corpus import CorpusSpec
 from graves_data.errors import UsageError
 
@@ -16,6 +16,7 @@ CORPORA: dict[str, CorpusSpec] = {
     enwik8.SPEC.name: enwik8.SPEC,
     ptb.SPEC.name: ptb.SPEC,
     wikipedia.SPEC.name: wikipedia.SPEC,
+    ink.SPEC.name: ink.SPEC,
 }
 
 

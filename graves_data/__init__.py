@@ -6,7 +6,7 @@ The public API, loaded on first use (so `import graves_data` stays light):
   `synth(corpus, out, params)`; `download(corpus, to, ...)`; `corpora()`, the registry;
 - `open_dataset(path)`, `verify(path)` -> report;
 - `Execution` (workers, scheduler or dask client, progress), and the params classes
-  `IamParams`, `Enwik8Params`, `PtbParams`, `WikipediaParams`;
+  `IamParams`, `InkParams`, `Enwik8Params`, `PtbParams`, `WikipediaParams`;
 - the types `Manifest`, `Normalization`, `Vocab`, and `GravesDataError` (every error raised
   on purpose).
 """
@@ -25,6 +25,7 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 if TYPE_CHECKING:
     from graves_data.api import Enwik8Params as Enwik8Params
     from graves_data.api import IamParams as IamParams
+    from graves_data.api import InkParams as InkParams
     from graves_data.api import PtbParams as PtbParams
     from graves_data.api import WikipediaParams as WikipediaParams
     from graves_data.api import build as build
@@ -49,6 +50,7 @@ _EXPORTS = {
     "verify": "graves_data.verify",
     "Execution": "graves_data.pipelines.job",
     "IamParams": "graves_data.api",
+    "InkParams": "graves_data.api",
     "Enwik8Params": "graves_data.api",
     "PtbParams": "graves_data.api",
     "WikipediaParams": "graves_data.api",

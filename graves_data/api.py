@@ -17,6 +17,7 @@ from typing import Any
 from graves_data.corpora import CORPORA, get
 from graves_data.corpora.enwik8 import Enwik8Params as Enwik8Params
 from graves_data.corpora.iam_ondb import IamParams as IamParams
+from graves_data.corpora.ink import InkParams as InkParams
 from graves_data.corpora.ptb import PtbParams as PtbParams
 from graves_data.corpora.wikipedia import WikipediaParams as WikipediaParams
 from graves_data.corpus import CorpusSpec, OnBadInput

@@ -226,6 +226,49 @@ def verify(ctx: click.Context, dataset: str, as_json: bool) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# the web app, and export
+
+
+@main.command()
+@click.argument("datasets", nargs=-1)
+@click.option("--run", "runs", multiple=True, help="A trained run for the playground (repeatable).")
+@click.option("--ink", default=None, help="Folder that lines written on the page are saved in.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--max-samples", default=2, show_default=True, type=click.IntRange(1, 16),
+              help="Samples drawn at once; more are refused (429).")  # fmt: skip
+def serve(
+    datasets: tuple[str, ...],
+    runs: tuple[str, ...],
+    ink: str | None,
+    host: str,
+    port: int,
+    max_samples: int,
+) -> None:
+    """A local web app: explore DATASETS, write with --run networks, capture --ink."""
+    from graves_data.serve import serve as run_server
+
+    run_server(datasets, runs, ink, host=host, port=port, max_concurrent=max_samples,
+               echo=click.echo)  # fmt: skip
+
+
+@main.group(cls=Group)
+def export() -> None:
+    """Write a dataset's contents in another format."""
+
+
+@export.command(name="inkml")
+@click.argument("dataset")
+@click.option("--out", required=True, help="Folder for the InkML files (one per line).")
+def export_inkml_command(dataset: str, out: str) -> None:
+    """Write each line of a handwriting DATASET as OUT/<line_id>.inkml."""
+    from graves_data.corpora.ink import export_inkml
+
+    count = export_inkml(dataset, out)
+    click.echo(f"wrote {count} InkML files to {out}")
+
+
+# ---------------------------------------------------------------------------------------------
 # fetching a release
 
 

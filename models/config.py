@@ -175,6 +175,9 @@ class TrainConfig:
     )
     amp: bool = option(True, "bfloat16 autocast on CUDA (ignored on CPU)")
     workers: int = option(0, "DataLoader worker processes per training process")
+    init_from: str | None = option(
+        None, "a new run starts from this run's weights (fine-tuning): its model and normalisation"
+    )
     train_split: str | None = option(None, "split to train on (default: train or trainset)")
     valid_split: str | None = option(None, "split to validate on (default: valid or testset_v)")
     log_every: int = option(10, "steps between training metrics")

@@ -69,6 +69,7 @@ from graves_data.models.tasks import Objective, Sums, make_task
 from graves_data.schema import strict_json
 from graves_data.shards import VOCAB
 from graves_data.storage import resolve
+from graves_data.vocab import Vocab
 
 SUMMARY = "summary.json"
 FORMAT = 1
@@ -415,6 +416,8 @@ def prepare(config: RunConfig) -> RunConfig:
     config = replace(config, data=resolve(config.data).url)
     kind = task_kind(config.task)
     dataset = open_kind(config.data, kind)
+    if config.train.init_from:
+        config = from_source_run(config, load_vocab(dataset))
     model = config.model
     if isinstance(model, (SynthesisConfig, TextConfig)):
         size = len(load_vocab(dataset))
@@ -425,6 +428,24 @@ def prepare(config: RunConfig) -> RunConfig:
     if kind == "handwriting" and norm is None:
         norm = Normalization.from_manifest(dataset.manifest).as_pair()
     return replace(config, model=model, normalization=norm)
+
+
+def from_source_run(config: RunConfig, vocab: Vocab) -> RunConfig:
+    """--init-from: the source run's model and normalisation; its vocabulary must be the
+    dataset's (same symbols in the same order), so its weights read the same one-hot text."""
+    source = Path(str(config.train.init_from))
+    saved = RunConfig.load(source)
+    if saved.task != config.task or not (source / CHECKPOINT).is_file():
+        raise UsageError(f"--init-from {source}: not a trained {config.task} run")
+    if saved.task != "handwriting":
+        theirs = Vocab.read(resolve(str(source)))
+        if theirs.symbols != vocab.symbols:
+            raise UsageError(
+                f"--init-from {source}: the dataset's vocabulary is not the run's; build the "
+                f"dataset with --vocab {source / VOCAB}"
+            )
+    train = replace(config.train, init_from=str(source.resolve()))
+    return replace(config, model=saved.model, normalization=saved.normalization, train=train)
 
 
 def train(config: RunConfig, run: str | Path) -> dict[str, Any]:
@@ -452,7 +473,11 @@ def _train(config: RunConfig, run_dir: Path, info: Distributed) -> dict[str, Any
         if found:
             raise UsageError(f"{run_dir} holds a run with other settings: " + "; ".join(found))
     trainer = Trainer(config, run_dir, info)
-    trainer.resume()
+    if not trainer.resume() and config.train.init_from:
+        source = Path(config.train.init_from) / CHECKPOINT
+        trainer.model.load_state_dict(
+            torch.load(source, map_location="cpu", weights_only=True)["model"]
+        )
     if info.main:
         config.save(run_dir)
         dataset = open_kind(config.data, task_kind(config.task))

@@ -49,10 +49,12 @@ def test_built_wheel_imports_every_package(tmp_path: Path) -> None:
     assert not any(n.startswith(("models/", "pipelines/", "corpora/")) for n in names), (
         "generic top-level names"
     )
+    static = sorted(p.name for p in (ROOT / "graves_data" / "serve" / "static").iterdir())
+    assert static and all(f"graves_data/serve/static/{name}" in names for name in static)
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]);"
         "import graves_data.corpora.iam_ondb, graves_data.pipelines.runner;"
-        "import graves_data.models, graves_data.synth;"
+        "import graves_data.models, graves_data.synth, graves_data.serve.app;"
         "import graves_data.corpora as c; assert c.__file__.startswith(sys.argv[1]), c.__file__;"
         "print('ok')"
     )
@@ -61,6 +63,17 @@ def test_built_wheel_imports_every_package(tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def test_page_files_are_package_data() -> None:
+    """The web app's page is package data: every file of serve/static must match a pattern."""
+    import fnmatch
+
+    patterns = _project()["tool"]["setuptools"]["package-data"]["graves_data.serve"]  # type: ignore[index]
+    static = ROOT / "graves_data" / "serve" / "static"
+    files = [p.relative_to(static.parent).as_posix() for p in static.iterdir()]
+    assert files
+    assert all(any(fnmatch.fnmatch(f, pattern) for pattern in patterns) for f in files), files
 
 
 def test_bare_folder_imports_are_banned(tmp_path: Path) -> None:
