@@ -27,6 +27,7 @@ VOCAB = "vocab.json"
 CARD = "README.md"
 DATA_DIR = "data"
 BUILD_DIR = ".build"  # a dataset built by graves-data 0.1 holds its resume records here
+PLAN_FILE = "plan.json"  # in the build records: the identity of the build, and its units
 ZSTD_LEVEL = 3
 DEFAULT_ROW_GROUP_ROWS = 256
 MANIFEST_DIGEST = "manifest_sha256"

@@ -14,10 +14,8 @@ import os
 from graves_data.errors import GravesDataError, OutputExists, UsageError
 from graves_data.pipelines.job import Destination
 from graves_data.schema import canonical_json
-from graves_data.shards import BUILD_DIR, MANIFEST, build_state, read_json
+from graves_data.shards import BUILD_DIR, MANIFEST, PLAN_FILE, build_state, read_json
 from graves_data.storage import Location, exchange_paths, remove_stale_temporaries
-
-PLAN_FILE = "plan.json"
 
 
 def check_no_overlap(raw: Location, out: Location) -> None:

@@ -22,7 +22,15 @@ import pyarrow.parquet as pq
 from graves_data.errors import DatasetError, GravesDataError, UsageError
 from graves_data.render import strokes_from_offsets
 from graves_data.schema import HANDWRITING_COUNTS
-from graves_data.shards import BUILD_DIR, VOCAB, Dataset, open_dataset, read_json
+from graves_data.shards import (
+    BUILD_DIR,
+    PLAN_FILE,
+    VOCAB,
+    Dataset,
+    build_state,
+    open_dataset,
+    read_json,
+)
 from graves_data.storage import Location, resolve
 from graves_data.vocab import Vocab
 
@@ -242,8 +250,11 @@ def _read_raw(corpus: str, data: bytes, source: str, params: Mapping[str, Any]) 
 
 
 def raw_root(dataset: Dataset) -> Location | None:
-    """Where the build read its raw input: the runner's record of the build's identity."""
-    record = dataset.root.join(BUILD_DIR, "plan.json")
+    """Where the build read its raw input: the runner's record of the build's identity (beside
+    the dataset; inside it for a dataset graves-data 0.1 built)."""
+    record = build_state(dataset.root).join(PLAN_FILE)
+    if not record.exists():
+        record = dataset.root.join(BUILD_DIR, PLAN_FILE)
     if not record.exists():
         return None
     try:
