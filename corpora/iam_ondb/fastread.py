@@ -392,10 +392,14 @@ def _digits_of(
     n_digits = length - negative - has_dot
     ok &= n_digits <= (TIME_DIGITS if dot else COORDINATE_DIGITS)
     whole = np.zeros(n, dtype=np.uint64)
+    signed, dotted = bool(negative.any()), bool(has_dot.any())  # else their lanes are empty
     for word in range(2 - width // 8, 2):
         w = joined.words[stop - 16 + 8 * word]
-        zeroed = _first_lanes(first - 8 * word) | _lane(first, word, negative)
-        zeroed |= _lane(dot_at, word, has_dot)
+        zeroed = _first_lanes(first - 8 * word)
+        if signed:
+            zeroed |= _lane(first, word, negative)
+        if dotted:
+            zeroed |= _lane(dot_at, word, has_dot)
         w = (w & ~zeroed) | (ZEROS & zeroed)
         x = w ^ ZEROS  # a digit's byte is now its value 0-9, any other byte is not under 10
         ok &= ((((x & LOW7) + TEN_UP) | x) & HIGH_BITS) == 0
