@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import peak_rss_mb
+from bench.common import cpu_seconds, peak_rss_mb
 
 
 def main(argv: list[str]) -> None:
@@ -25,12 +25,13 @@ def main(argv: list[str]) -> None:
 
     execution = Execution(workers=workers, progress=False)
     if kind in ("lxml-floor", "numpy-limit"):
-        wall, points = _yardstick(kind, Path(raw))
+        wall, cpu, points = _yardstick(kind, Path(raw))
     else:
-        start = time.perf_counter()
+        cpu_start, start = cpu_seconds(), time.perf_counter()
         points = _build(kind, raw, out, execution)
-        wall = time.perf_counter() - start
-    print(json.dumps({"wall": wall, "points": points, "peak_rss_mb": peak_rss_mb()}))
+        wall, cpu = time.perf_counter() - start, cpu_seconds() - cpu_start
+    report = {"wall": wall, "cpu": cpu, "points": points, "peak_rss_mb": peak_rss_mb()}
+    print(json.dumps(report))
 
 
 def _build(kind: str, raw: str, out: str, execution: Any) -> int:
@@ -46,19 +47,20 @@ def _build(kind: str, raw: str, out: str, execution: Any) -> int:
     raise SystemExit(f"unknown probe {kind}")
 
 
-def _yardstick(kind: str, raw: Path) -> tuple[float, int]:
-    """The floor or the limit, timed on the stroke files (read before the clock starts)."""
+def _yardstick(kind: str, raw: Path) -> tuple[float, float, int]:
+    """(wall, CPU seconds, points) of the floor or the limit, on the stroke files (the limit's
+    read before the clock starts)."""
     from bench.iam_inputs import lxml_floor, numpy_limit, stroke_files
 
     files = stroke_files(raw)
+    datas = [f.read_bytes() for f in files] if kind == "numpy-limit" else []
+    cpu_start, start = cpu_seconds(), time.perf_counter()
     if kind == "lxml-floor":
-        start = time.perf_counter()
         lxml_floor(files)
-        return time.perf_counter() - start, 0
-    datas = [f.read_bytes() for f in files]
-    start = time.perf_counter()
-    points = sum(len(p) for p in numpy_limit(datas))
-    return time.perf_counter() - start, points
+        points = 0
+    else:
+        points = sum(len(p) for p in numpy_limit(datas))
+    return time.perf_counter() - start, cpu_seconds() - cpu_start, points
 
 
 if __name__ == "__main__":
