@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
+import re
 import subprocess
 import sys
 import time
@@ -43,18 +44,34 @@ def run_one(module: str, quick: bool) -> tuple[bool, float]:
     return done.returncode == 0, time.perf_counter() - start
 
 
-def assemble(names: list[str], timings: dict[str, float]) -> str:
+def assemble(names: list[str], timings: dict[str, float], previous: str = "") -> str:
+    """The README: this run's fragments; a benchmark not run this time (`--only`) keeps its
+    section from `previous` (the README as it was), marked as from an earlier run."""
+    kept = earlier_sections(previous)
     parts = [INTRO, f"Last run: {datetime.date.today().isoformat()} on {machine()}.\n"]
-    for name in names:
+    for name, (_, title) in BENCHMARKS.items():
         fragment = OUT / f"{name}.md"
-        title = BENCHMARKS[name][1]
-        body = fragment.read_text() if fragment.exists() else "_not measured in this run_\n"
-        took = f" ({timings[name]:.0f} s)" if name in timings else ""
-        parts.append(f"## {title}{took}\n\n{body}")
+        if name in names:
+            body = fragment.read_text() if fragment.exists() else "_not measured in this run_\n"
+            took = f" ({timings[name]:.0f} s)" if name in timings else ""
+            parts.append(f"## {title}{took}\n\n{body}")
+        elif title in kept:
+            parts.append(f"## {title} (not re-run: from an earlier run)\n{kept[title]}")
     extra = ROOT / "bench" / "NOTES.md"
     if extra.exists():
         parts.append(extra.read_text())
     return "\n".join(parts)
+
+
+def earlier_sections(readme: str) -> dict[str, str]:
+    """Each `## ` section of a README by its title (any note in parentheses after it dropped)."""
+    sections: dict[str, str] = {}
+    for part in re.split(r"(?m)^## ", readme)[1:]:
+        heading, _, body = part.partition("\n")
+        for _, title in BENCHMARKS.values():
+            if heading.startswith(title.split(" (")[0]):
+                sections[title] = body
+    return sections
 
 
 def main() -> None:
@@ -71,7 +88,9 @@ def main() -> None:
         timings[name] = seconds
         if not ok:
             failed.append(name)
-    (ROOT / "bench" / "README.md").write_text(assemble(names, timings))
+    readme = ROOT / "bench" / "README.md"
+    previous = readme.read_text() if readme.exists() else ""
+    readme.write_text(assemble(names, timings, previous))
     if failed:
         raise SystemExit(f"benchmarks failed: {', '.join(failed)}")
 

@@ -57,17 +57,7 @@ class HandwritingRows:
         self.offsets.append(offsets)
         self.origins.append(origin)
         self.dts.append(time_steps(ink) if self.keep_time else None)
-        self.counts.append(
-            (
-                ink.n_points,
-                ink.n_strokes,
-                len(text),
-                report.interpolated,
-                report.dropped,
-                report.time_repaired,
-                report.empty_strokes,
-            )
-        )
+        self.counts.append(line_counts(ink, text, report))
         self.splits += report.split
 
     def add_many(
@@ -88,17 +78,7 @@ class HandwritingRows:
             self.writers.append(writer_id)
             self.texts.append(text)
             self.text_ids.append(text_ids)
-            self.counts.append(
-                (
-                    ink.n_points,
-                    ink.n_strokes,
-                    len(text),
-                    report.interpolated,
-                    report.dropped,
-                    report.time_repaired,
-                    report.empty_strokes,
-                )
-            )
+            self.counts.append(line_counts(ink, text, report))
             self.splits += report.split
         self.offsets += offsets
         self.origins += origins
@@ -144,6 +124,19 @@ class HandwritingRows:
             "_sxx": int((whole[:, 0] ** 2).sum()),
             "_syy": int((whole[:, 1] ** 2).sum()),
         }
+
+
+def line_counts(ink: Ink, text: str, report: CleanReport) -> tuple[int, ...]:
+    """A line's values of the count columns, in `COUNT_COLUMNS` order."""
+    return (
+        ink.n_points,
+        ink.n_strokes,
+        len(text),
+        report.interpolated,
+        report.dropped,
+        report.time_repaired,
+        report.empty_strokes,
+    )
 
 
 def _concat(parts: Sequence[npt.NDArray[Any]], dtype: Any) -> npt.NDArray[Any]:
