@@ -63,6 +63,16 @@ def run_probe(args: Sequence[str]) -> dict[str, Any]:
     return report
 
 
+def cpu_seconds() -> float:
+    """User and system CPU time of this process and its finished children (pool workers).
+
+    On a loaded machine a process waits for a core; its CPU time does not count the wait."""
+    own, children = (
+        resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of the largest of this process and its finished children, in MB.
 

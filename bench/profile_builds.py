@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pyinstrument import Profiler
 
-from bench.bench_iam import ensure_corpus
+from bench.bench_iam import ensure_generated
 from bench.common import OUT
 
 
@@ -51,7 +51,7 @@ def main() -> None:
     try:
         from graves_data.synth.text import Enwik8SynthParams, write_enwik8
 
-        iam_raw = ensure_corpus(1500 if args.quick else 3048, seed=8)
+        iam_raw = ensure_generated(1500 if args.quick else 3048, seed=8)
         text_raw = write_enwik8(
             work / "enwik8", Enwik8SynthParams(size=5_000_000 if args.quick else 25_000_000)
         )

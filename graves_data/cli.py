@@ -36,12 +36,25 @@ class Group(click.Group):
 @click.group(cls=Group)
 @click.version_option(__version__, prog_name="graves-data")
 @click.option("-v", "--verbose", is_flag=True, help="Log what each stage does.")
-def main(verbose: bool) -> None:
+@click.option(
+    "--profile",
+    metavar="FILE",
+    envvar="GRAVES_DATA_PROFILE",
+    default=None,
+    help="Write a profile of the command to FILE as it ends: .prof is cProfile's (read with "
+    "pstats), .txt or .html pyinstrument's ($GRAVES_DATA_PROFILE works too).",
+)
+@click.pass_context
+def main(ctx: click.Context, verbose: bool, profile: str | None) -> None:
     """Corpora of Graves (2013) as clean, versioned, sharded Parquet."""
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if profile:
+        from graves_data.profiling import start_profile
+
+        ctx.call_on_close(start_profile(profile))
 
 
 # ---------------------------------------------------------------------------------------------

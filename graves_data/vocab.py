@@ -81,14 +81,12 @@ class Vocab:
     def encode(self, text: str) -> npt.NDArray[np.unsignedinteger[Any]]:
         """Character ids of `text` (of `id_dtype`); symbols outside the vocabulary map to
         <unk>."""
-        unk = self.unk_id
-        ids = np.empty(len(text), dtype=self.id_dtype)
-        for position, char in enumerate(text):
-            found = self._index.get(char, unk)
-            if found is None:
-                raise ValueError(f"symbol {char!r} not in vocabulary and no {UNK} reserved")
-            ids[position] = found
-        return ids
+        index, unk = self._index, self.unk_id
+        ids = [index.get(char, unk) for char in text]
+        if unk is None and None in ids:
+            char = text[ids.index(None)]
+            raise ValueError(f"symbol {char!r} not in vocabulary and no {UNK} reserved")
+        return np.asarray(ids, dtype=self.id_dtype)
 
     def decode(self, ids: Iterable[int]) -> str:
         return "".join(self.symbols[i] for i in ids)

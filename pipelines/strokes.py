@@ -24,6 +24,7 @@ float32 offsets hold them without loss.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import pairwise
@@ -167,26 +168,25 @@ def repair_time(ink: Ink) -> tuple[Ink, int]:
 
 def _longest_nondecreasing(values: FloatArray) -> npt.NDArray[np.bool_]:
     """Mask of one longest non-decreasing subsequence over the finite, positive values."""
-    candidates = np.flatnonzero(np.isfinite(values) & (values > 0))
-    tails: list[float] = []
+    candidates = np.flatnonzero(np.isfinite(values) & (values > 0)).tolist()
+    tails: list[float] = []  # sorted: bisect_right on it is searchsorted(side="right")
     tail_at: list[int] = []
-    parent = np.full(len(values), -1, dtype=np.int64)
-    for i in candidates:
-        v = float(values[i])
-        pos = int(np.searchsorted(np.asarray(tails), v, side="right"))
+    parent = [-1] * len(values)
+    for i, v in zip(candidates, values[candidates].tolist(), strict=True):
+        pos = bisect_right(tails, v)
         if pos > 0:
             parent[i] = tail_at[pos - 1]
         if pos == len(tails):
             tails.append(v)
-            tail_at.append(int(i))
+            tail_at.append(i)
         else:
             tails[pos] = v
-            tail_at[pos] = int(i)
+            tail_at[pos] = i
     mask = np.zeros(len(values), dtype=bool)
     node = tail_at[-1] if tail_at else -1
     while node >= 0:
         mask[node] = True
-        node = int(parent[node])
+        node = parent[node]
     return mask
 
 

@@ -41,12 +41,12 @@ TAGS = {  # kind code: the bytes a tag of that kind starts with
 }
 POINT, HEAD, CLOSE, OPEN_SET, CLOSE_SET, BARE_HEAD = 1, 2, 3, 4, 5, 6
 PREFIXES = {"point": b"<Point", "set": b"<StrokeSet", "end-set": b"</StrokeSet"}
-# the literal bytes after each quoted value (by its closing quote's index), and the number of
-# white space bytes in the tag's literal parts, for a Point and a Stroke head
+# the literal bytes after each quoted value (by its closing quote's index), for a Point and a
+# Stroke head
 POINT_GLUE = ((1, b'" y="'), (3, b'" time="'), (5, b'"/>'))
 HEAD_GLUE = ((1, b'" start_time="'), (3, b'" end_time="'), (5, b'">'))
-TAG_SPACES = 3
-WHITE_BYTES = (b" ", b"\t", b"\r", b"\n")
+WHITE_BYTE = np.zeros(256, dtype=bool)  # XML's white space
+WHITE_BYTE[list(b" \t\r\n")] = True
 VALUE_BYTE = np.zeros(256, dtype=bool)  # a Stroke head's values: printable, no space, < or &
 VALUE_BYTE[0x21:0x7F] = True
 VALUE_BYTE[list(b'"<&')] = False
@@ -108,12 +108,6 @@ class _Joined:
         """The 16 bytes before each stop, one row each."""
         rows = np.column_stack([self.words[stop - 16], self.words[stop - 8]])
         return rows.view(np.uint8).reshape(len(stop), 16)
-
-    def white_counts(self, start: IntArray, stop: IntArray) -> IntArray:
-        """For each range [start, stop), how many of its bytes are white space."""
-        spans = zip(start.tolist(), stop.tolist(), strict=True)
-        counts = [sum(self.data.count(c, a, b) for c in WHITE_BYTES) for a, b in spans]
-        return np.asarray(counts, dtype=np.int64)
 
 
 def _starts_with(
@@ -270,15 +264,16 @@ class _Scan:
     def check_bytes(self) -> None:
         """Every tag in the StrokeSets of the exact form, and nothing but white space between.
 
-        The second holds when the StrokeSet's content has no more non-white bytes than its
-        tags: each tag's are its length less the spaces of its literal parts (values hold none).
+        The tags' bytes are checked where each starts; the bytes between one tag's end and the
+        next "<" (and after `<StrokeSet>`) must all be white space: every byte of a StrokeSet's
+        content is in one tag or in one such gap.
         """
         body = np.flatnonzero(self.in_body())
         at, kinds = self.lt[body], self.kind[body]
         quotes = self.joined.find(b'"')
         quotes = np.concatenate([quotes, np.full(6, -(2**40), dtype=np.int64)])
-        solid = np.full(len(body), len(TAGS[CLOSE]), dtype=np.int64)  # non-white bytes
-        solid[kinds == BARE_HEAD] = len(TAGS[BARE_HEAD])
+        ends = at + len(TAGS[CLOSE])  # one past each tag's last byte
+        ends[kinds == BARE_HEAD] = at[kinds == BARE_HEAD] + len(TAGS[BARE_HEAD])
         for code, glue in ((POINT, POINT_GLUE), (HEAD, HEAD_GLUE)):
             mine = kinds == code
             tags, start = body[mine], at[mine]
@@ -292,7 +287,7 @@ class _Scan:
             for j in (0, 2, 4):
                 ok &= q[j + 1] > q[j] + 1  # no value is empty
             self.invalidate(tags, ~ok)
-            solid[mine] = np.where(ok, q[5] + len(glue[-1][1]) - start - TAG_SPACES, 0)
+            ends[mine] = q[5] + len(glue[-1][1])
             if code == POINT:
                 self.points, self.quotes = tags, q
             else:
@@ -304,11 +299,20 @@ class _Scan:
         files = np.flatnonzero(self.valid)
         if not len(files):
             return
-        first = self.lt[self.open_tag[files]] + len(TAGS[OPEN_SET])
-        last = self.lt[self.close_tag[files]]
-        non_white = (last - first) - self.joined.white_counts(first, last)
-        tag_bytes = np.bincount(self.file_of[body], weights=solid, minlength=len(self.valid))
-        self.valid[files[non_white != tag_bytes[files].astype(np.int64)]] = False
+        live = self.valid[self.file_of[body]]
+        gap_start = np.concatenate(
+            [self.lt[self.open_tag[files]] + len(TAGS[OPEN_SET]), ends[live]]
+        )
+        gap_stop = self.lt[np.concatenate([self.open_tag[files] + 1, body[live] + 1])]
+        gap_file = np.concatenate([files, self.file_of[body[live]]])
+        length = gap_stop - gap_start
+        self.valid[gap_file[length < 0]] = False
+        length = np.maximum(length, 0)
+        before = np.cumsum(length) - length
+        index = np.arange(int(length.sum())) + np.repeat(gap_start - before, length)
+        bad = ~WHITE_BYTE[self.joined.array[index]]
+        if bad.any():
+            self.valid[np.repeat(gap_file, length)[bad]] = False
 
     def inks(self, out: list[Ink | None]) -> list[Ink | None]:
         """The points of every valid file (None stays for the others)."""
@@ -392,10 +396,14 @@ def _digits_of(
     n_digits = length - negative - has_dot
     ok &= n_digits <= (TIME_DIGITS if dot else COORDINATE_DIGITS)
     whole = np.zeros(n, dtype=np.uint64)
+    signed, dotted = bool(negative.any()), bool(has_dot.any())  # else their lanes are empty
     for word in range(2 - width // 8, 2):
         w = joined.words[stop - 16 + 8 * word]
-        zeroed = _first_lanes(first - 8 * word) | _lane(first, word, negative)
-        zeroed |= _lane(dot_at, word, has_dot)
+        zeroed = _first_lanes(first - 8 * word)
+        if signed:
+            zeroed |= _lane(first, word, negative)
+        if dotted:
+            zeroed |= _lane(dot_at, word, has_dot)
         w = (w & ~zeroed) | (ZEROS & zeroed)
         x = w ^ ZEROS  # a digit's byte is now its value 0-9, any other byte is not under 10
         ok &= ((((x & LOW7) + TEN_UP) | x) & HIGH_BITS) == 0

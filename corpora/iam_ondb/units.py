@@ -13,7 +13,7 @@ from graves_data.corpora.iam_ondb.params import MAX_COORDINATE, IamParams
 from graves_data.corpora.iam_ondb.planning import FormTask, Payload, Plan
 from graves_data.corpora.iam_ondb.readers import read_stroke_files
 from graves_data.errors import BadInput
-from graves_data.pipelines.handwriting import HandwritingRows
+from graves_data.pipelines.handwriting import HandwritingRows, LineFields
 from graves_data.pipelines.runner import (
     BadInputPolicy,
     SourceFile,
@@ -127,20 +127,16 @@ def process_unit(
         for index, (_, stroke_file, _) in enumerate(lines)
     ]
     read = read_lines(datas, [f.path for _, f, _ in lines], params)
+    kept: list[LineFields] = []
+    cleaned: list[tuple[Ink, CleanReport]] = []
     for (form, stroke_file, text), line in zip(lines, read, strict=True):
         if isinstance(line, BadInput):
             bad.take(line)
             continue
-        ink, report = line
-        rows.add(
-            stroke_file.line_id,
-            form.form_id,
-            form.writer_id,
-            text,
-            ctx.vocab.encode(text),
-            ink,
-            report,
-        )
+        encoded = ctx.vocab.encode(text)
+        kept.append((stroke_file.line_id, form.form_id, form.writer_id, text, encoded))
+        cleaned.append(line)
+    rows.add_many(kept, cleaned)
     return UnitRows(
         table=rows.table(),
         row_group_rows=params.row_group_rows,

@@ -415,6 +415,9 @@ IRREGULAR = [
     (b'x="13"', b'x="&#49;3"'),  # a character reference
     (b"<StrokeSet>\n", b'<StrokeSet>\n<!-- <Point x="9" y="9" time="9"/> -->\n'),  # a comment
     (b'time="2.00"/>', b'time="2.00"></Point>'),  # an end tag instead of />
+    (b'time="1.00"/>\r\n', b'time="1.00"/>x\r\n'),  # text between two points
+    (b"<StrokeSet>\n", b"<StrokeSet>\n  text"),  # text before the first stroke
+    (b"    </Stroke>\n  </StrokeSet>", b"    </Stroke>\n\xa0</StrokeSet>"),  # not XML space
 ]
 
 
