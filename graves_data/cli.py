@@ -153,12 +153,13 @@ def _print_build_summary(target: str, manifest: Any) -> None:
     from rich.console import Console
     from rich.markup import escape
 
+    from graves_data.manifest import left_out_lines
+
     console = Console(stderr=False)
     parts = [f"{split}: {info['rows']} rows" for split, info in manifest["splits"].items()]
     console.print(f"[bold green]built[/] {manifest['corpus']} -> {target}  ({'; '.join(parts)})")
-    if manifest["quarantine"]:
-        count = len(manifest["quarantine"])
-        console.print(f"[yellow]{count} inputs quarantined[/] (see `graves-data stats {target}`)")
+    for line in left_out_lines(manifest):
+        console.print(f"[yellow]{escape(line)}[/] (see `graves-data stats {target}`)")
     for note in manifest.get("text", {}).get("notes", []):
         console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
 
