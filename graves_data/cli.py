@@ -158,8 +158,11 @@ def _print_build_summary(target: str, manifest: Any) -> None:
     console = Console(stderr=False)
     parts = [f"{split}: {info['rows']} rows" for split, info in manifest["splits"].items()]
     console.print(f"[bold green]built[/] {manifest['corpus']} -> {target}  ({'; '.join(parts)})")
-    for line in left_out_lines(manifest):
-        console.print(f"[yellow]{escape(line)}[/] (see `graves-data stats {target}`)")
+    shown = left_out_lines(manifest)
+    for line in shown:
+        console.print(f"[yellow]{escape(line)}[/]", highlight=False)
+    if shown:
+        console.print(f"(reasons: `graves-data stats {target}`, entries in manifest.json)")
     for note in manifest.get("text", {}).get("notes", []):
         console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
 
