@@ -152,8 +152,11 @@ class Location:
 
         The folder itself may be a link (the user named it); nothing below it is followed.
         """
-        files, passed = self.walk_stats()
-        return [found.path for found in files], passed
+        root = self.path.rstrip("/")
+        if self.is_local:
+            files, passed = _walk_local(root, readable=False)
+            return [found.path for found in files], passed
+        return self._remote_files(root), []
 
     def walk_stats(self, readable: bool = False) -> tuple[list[FileStat], list[Passed]]:
         """`walk_entries` with each file's size and change stamp.
@@ -167,14 +170,16 @@ class Location:
         root = self.path.rstrip("/")
         if self.is_local:
             return _walk_local(root, readable)
-        found = self.fs.find(root, withdirs=False)
         files = []
-        for full in sorted(found):
-            rel = posixpath.relpath(full, root)
-            if rel != ".":
-                info = self.fs.info(full)
-                files.append(FileStat(rel, int(info["size"]), change_stamp(info)))
+        for rel in self._remote_files(root):
+            info = self.fs.info(posixpath.join(root, rel))
+            files.append(FileStat(rel, int(info["size"]), change_stamp(info)))
         return files, []
+
+    def _remote_files(self, root: str) -> list[str]:
+        found = self.fs.find(root, withdirs=False)
+        files = [posixpath.relpath(full, root) for full in sorted(found)]
+        return [rel for rel in files if rel != "."]
 
 
 @dataclass(frozen=True)
