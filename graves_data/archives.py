@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
 from graves_data.errors import NotACorpus, UnreadableArchive
-from graves_data.storage import Location
+from graves_data.storage import Location, is_utf8, printable_name
 
 # the largest member read into memory; a real IAM-OnDB stroke file is under 1 MB
 DEFAULT_MAX_MEMBER_BYTES = 64 * 1024 * 1024
@@ -175,6 +175,8 @@ def _tar_member(archive: Any, info: tarfile.TarInfo, limit: int, read_data: bool
     name = safe_member_name(info.name)
     if name is None:
         return Member(info.name, None, "member path is absolute or leaves the archive")
+    if not is_utf8(name):  # tarfile decodes other bytes as surrogates: JSON cannot hold them
+        return Member(printable_name(name), None, "member name is not UTF-8 (shown escaped)")
     if info.isdir():
         return Member(name, None, "directory")
     if not info.isfile():

@@ -166,12 +166,16 @@ def _print_build_summary(target: str, manifest: Any) -> None:
     from rich.console import Console
     from rich.markup import escape
 
+    from graves_data.manifest import left_out_lines
+
     console = Console(stderr=False)
     parts = [f"{split}: {info['rows']} rows" for split, info in manifest["splits"].items()]
     console.print(f"[bold green]built[/] {manifest['corpus']} -> {target}  ({'; '.join(parts)})")
-    if manifest["quarantine"]:
-        count = len(manifest["quarantine"])
-        console.print(f"[yellow]{count} inputs quarantined[/] (see `graves-data stats {target}`)")
+    shown = left_out_lines(manifest)
+    for line in shown:
+        console.print(f"[yellow]{escape(line)}[/]", highlight=False)
+    if shown:
+        console.print(f"(reasons: `graves-data stats {target}`, entries in manifest.json)")
     for note in manifest.get("text", {}).get("notes", []):
         console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
 

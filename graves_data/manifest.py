@@ -9,6 +9,7 @@ the one type the writer and the trainer share.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NotRequired, TypedDict
@@ -130,6 +131,27 @@ def warn_empty_splits(root: Location, manifest: Manifest) -> None:
             "" if len(empty) > 1 else "s",
             CARD,
         )
+
+
+def left_out_lines(manifest: Mapping[str, Any]) -> list[str]:
+    """What a build left out, for people, each by reason: the text lines of the release in
+    no split (`report.lines_left_out`, where the corpus counts them) and, apart, the inputs
+    quarantined. On the real IAM-OnDB release most quarantined inputs are transcriptions of
+    forms that have no stroke files, which cost no line: one total would overstate the loss."""
+    out = []
+    lines = (manifest.get("report") or {}).get("lines_left_out")
+    if lines:
+        out.append(f"{sum(lines.values()):,} text lines left out ({by_reason(lines)})")
+    quarantine = Counter(str(q.get("code", "unknown")) for q in manifest.get("quarantine", []))
+    if quarantine:
+        out.append(f"{sum(quarantine.values()):,} inputs quarantined ({by_reason(quarantine)})")
+    return out
+
+
+def by_reason(counts: Mapping[str, int]) -> str:
+    """ "177 no-stroke-files, 2 placeholder-transcription": most first, ties by code."""
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return ", ".join(f"{n:,} {code}" for code, n in ordered if n)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from graves_data.errors import DatasetError
+from graves_data.manifest import by_reason
 from graves_data.schema import HANDWRITING, HANDWRITING_COUNTS, strict_json
 from graves_data.shards import READ_ERRORS, Dataset, open_dataset
 from graves_data.vocab import Vocab
@@ -46,6 +47,7 @@ def compute(target: str | Dataset) -> dict[str, Any]:
         "splits": {split: split_stats(dataset, split, vocab) for split in dataset.splits},
         "normalization": dataset.manifest.get("normalization"),
         "quarantine": quarantine_counts(dataset.manifest.get("quarantine", [])),
+        "lines_left_out": (dataset.manifest.get("report") or {}).get("lines_left_out"),
         "vocab_size": len(vocab),
     }
     return report
@@ -108,6 +110,7 @@ def percentiles(frame: pl.DataFrame, column: str) -> dict[str, float]:
 def _summary_exprs() -> list[pl.Expr]:
     exprs = [pl.len().alias("rows"), *(pl.col(c).cast(pl.Int64).sum().alias(c) for c in SUMMED)]
     exprs.append(pl.col("writer_id").drop_nulls().n_unique().alias("writers"))
+    exprs.append(pl.col("writer_id").null_count().alias("no_writer"))
     for column in LENGTHS:
         values = pl.col(column).cast(pl.Float64)
         exprs += [
@@ -152,6 +155,7 @@ def split_stats(dataset: Dataset, split: str, vocab: Vocab) -> dict[str, Any]:
         "strokes": int(summary["n_strokes"][0] or 0),
         "chars": int(summary["n_chars"][0] or 0),
         "writers": int(summary["writers"][0]),
+        "lines_without_writer": int(summary["no_writer"][0]),
         "cleaning": {
             "interpolated": int(summary["n_interpolated"][0] or 0),
             "dropped": int(summary["n_dropped"][0] or 0),
@@ -218,6 +222,7 @@ def _print_handwriting(report: Mapping[str, Any], console: Any) -> None:
         "strokes",
         "chars",
         "writers",
+        "no writer",
         "coverage",
         "interp.",
         "dropped",
@@ -226,7 +231,7 @@ def _print_handwriting(report: Mapping[str, Any], console: Any) -> None:
     for name, s in report["splits"].items():
         table.add_row(
             name, f"{s['lines']:,}", f"{s['points']:,}", f"{s['strokes']:,}", f"{s['chars']:,}",
-            str(s["writers"]), percent(s["coverage"]),
+            str(s["writers"]), f"{s['lines_without_writer']:,}", percent(s["coverage"]),
             f"{s['cleaning']['interpolated']:,}", f"{s['cleaning']['dropped']:,}",
         )  # fmt: skip
     console.print(table)
@@ -249,9 +254,14 @@ def _print_handwriting(report: Mapping[str, Any], console: Any) -> None:
         if s["oov"]:
             shown = ", ".join(f"{c!r}:{n}" for c, n in list(s["oov"].items())[:10])
             console.print(f"{name}: characters outside the vocabulary: {shown}")
+    lines = report.get("lines_left_out")
+    if lines:
+        console.print(f"text lines left out: {sum(lines.values()):,} ({by_reason(lines)})")
+    elif lines is not None:
+        console.print("text lines left out: none")
     quarantine = report.get("quarantine") or {}
     if quarantine:
-        q = Table(title=f"quarantine ({sum(quarantine.values())} inputs left out)")
+        q = Table(title=f"quarantine ({sum(quarantine.values())} inputs)")
         q.add_column("reason")
         q.add_column("count", justify="right")
         for code, count in quarantine.items():

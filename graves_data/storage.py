@@ -88,6 +88,34 @@ class Location:
             )
         return data
 
+    def outside(self, root: Location) -> str | None:
+        """Where this path really leads when that is outside `root` (links resolved on both
+        sides), else None. Remote stores have no links: always None there."""
+        if not (self.is_local and root.is_local):
+            return None
+        real, top = os.path.realpath(self.path), os.path.realpath(root.path)
+        return None if real == top or real.startswith(top.rstrip(os.sep) + os.sep) else real
+
+    def read_regular(self) -> bytes | None:
+        """The bytes of a regular file, or None if there is none under this name.
+
+        On a local disk the file is opened without blocking (a FIFO named like an input can
+        never hang the build) and checked to be a regular file once open; anything else, or
+        a file this process may not read, is an `OSError` whose message says which.
+        """
+        if not self.is_local:
+            return self.read_bytes() if self.exists() else None
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return None
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise OSError(
+                    errno.EINVAL, "not a regular file (a FIFO, socket or device)", self.path
+                )
+            return handle.read()
+
     def open(self, mode: str = "rb") -> Any:
         return self.fs.open(self.path, mode)
 
@@ -139,56 +167,121 @@ class Location:
         """
         root = self.path.rstrip("/")
         if self.is_local:
-            return _walk_local(root)
+            files, passed = _walk_local(root, readable=False)
+            return [found.path for found in files], passed
+        return self._remote_files(root), []
+
+    def walk_stats(self, readable: bool = False) -> tuple[list[FileStat], list[Passed]]:
+        """`walk_entries` with each file's size and change stamp.
+
+        On a local disk one `os.scandir` walk, which has each entry's type and `lstat` at
+        hand: no per-file fsspec call. With `readable`, a file this process may not read
+        (permission denied) is passed over as `unreadable` rather than listed, so it becomes
+        a quarantine entry instead of a traceback when read. Remote stores are listed and
+        stated through fsspec, as before.
+        """
+        root = self.path.rstrip("/")
+        if self.is_local:
+            return _walk_local(root, readable)
+        files = []
+        for rel in self._remote_files(root):
+            info = self.fs.info(posixpath.join(root, rel))
+            files.append(FileStat(rel, int(info["size"]), change_stamp(info)))
+        return files, []
+
+    def _remote_files(self, root: str) -> list[str]:
         found = self.fs.find(root, withdirs=False)
         files = [posixpath.relpath(full, root) for full in sorted(found)]
-        return [rel for rel in files if rel != "."], []
+        return [rel for rel in files if rel != "."]
+
+
+@dataclass(frozen=True)
+class FileStat:
+    """A regular file a walk found: path relative to the folder, size, `change_stamp`."""
+
+    path: str
+    size: int
+    stamp: int
 
 
 @dataclass(frozen=True)
 class Passed:
-    """An entry `walk_entries` did not list as a file: `code` is symlink, not-a-file or
-    unreadable; `reason` says what it is (a link names its target)."""
+    """An entry `walk_entries` did not list as a file: `code` is symlink, not-a-file,
+    unreadable or bad-name; `reason` says what it is (a link names its target)."""
 
     path: str
     code: str
     reason: str
 
 
-def _walk_local(root: str) -> tuple[list[str], list[Passed]]:
-    files: list[str] = []
+def printable_name(name: str) -> str:
+    """A file name as text that is always valid UTF-8: a name whose bytes are not UTF-8
+    (decoded by Python with surrogate escapes) shows its odd bytes as `\\xNN`."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
+def is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _walk_local(root: str, readable: bool) -> tuple[list[FileStat], list[Passed]]:
+    """Every regular file below `root` (sorted by path), and what was passed over: links
+    (never followed), special files, folders or files that cannot be read, and names that
+    are not UTF-8 (a manifest is UTF-8 JSON: such a name is quarantined, shown escaped, and a
+    folder of that name is not entered)."""
+    files: list[FileStat] = []
     passed: list[Passed] = []
-
-    def unreadable(error: OSError) -> None:
-        where = os.path.relpath(error.filename or root, root).replace(os.sep, "/")
-        passed.append(Passed(where, "unreadable", f"unreadable folder ({error.strerror})"))
-
-    for folder, dirs, names in os.walk(root, onerror=unreadable, followlinks=False):
-        for name in [*dirs, *names]:
-            full = os.path.join(folder, name)
-            rel = os.path.relpath(full, root).replace(os.sep, "/")
-            kind = _entry_kind(full, rel)
-            if kind == "file":
-                files.append(rel)
+    pending = [("", root)]
+    while pending:
+        prefix, folder = pending.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = list(listing)
+        except OSError as exc:
+            where = prefix.rstrip("/") or "."
+            passed.append(Passed(where, "unreadable", f"unreadable folder ({exc.strerror})"))
+            continue
+        for entry in entries:
+            rel = prefix + entry.name
+            kind = _entry_kind(entry, rel, readable)
+            if isinstance(kind, FileStat):
+                files.append(kind)
             elif isinstance(kind, Passed):
                 passed.append(kind)
-    return sorted(files), sorted(passed, key=lambda entry: entry.path)
+            else:
+                pending.append((rel + "/", entry.path))
+    return sorted(files, key=lambda found: found.path), sorted(passed, key=lambda p: p.path)
 
 
-def _entry_kind(path: str, rel: str) -> str | Passed:
-    """What the entry is: "file", "dir", or why it is neither (never following a link)."""
+def _entry_kind(entry: os.DirEntry[str], rel: str, readable: bool) -> FileStat | Passed | None:
+    """The file found, why the entry is passed over, or None for a folder to enter (never
+    following a link)."""
+    if not is_utf8(entry.name):
+        what = "folder" if entry.is_dir(follow_symlinks=False) else "file"
+        return Passed(
+            printable_name(rel),
+            "bad-name",
+            f"{what} name is not UTF-8 (shown with its odd bytes escaped); not read",
+        )
     try:
-        mode = os.lstat(path).st_mode
+        info = entry.stat(follow_symlinks=False)
     except OSError as exc:
         return Passed(rel, "unreadable", f"unreadable ({exc.strerror})")
+    mode = info.st_mode
     if stat.S_ISLNK(mode):
-        target = os.readlink(path)
+        target = printable_name(os.readlink(entry.path))
         return Passed(rel, "symlink", f"symbolic link (to {target}); links are never followed")
     if stat.S_ISDIR(mode):
-        return "dir"
-    if stat.S_ISREG(mode):
-        return "file"
-    return Passed(rel, "not-a-file", "not a regular file (a FIFO, socket or device)")
+        return None
+    if not stat.S_ISREG(mode):
+        return Passed(rel, "not-a-file", "not a regular file (a FIFO, socket or device)")
+    if readable and not os.access(entry.path, os.R_OK):
+        return Passed(rel, "unreadable", "unreadable (permission denied)")
+    return FileStat(rel, info.st_size, int(info.st_mtime * 1e9))
 
 
 RENAME_EXCHANGE = 2

@@ -66,6 +66,7 @@ HANDWRITING_TOTALS = HANDWRITING_COUNTS
 TEXT_TOTALS = {"symbols": "length"}
 ID_COLUMNS = {"handwriting": "text_ids", "text": "ids"}
 BATCH_ROWS = 4096
+FLOAT_COLUMNS = {"handwriting": ("offsets", "dt")}  # checked for NaN and infinity
 
 
 @dataclass(frozen=True)
@@ -495,9 +496,12 @@ def _decoded_sums(
     columns = (HANDWRITING_TOTALS if kind == "handwriting" else TEXT_TOTALS).values()
     sums = {"rows": 0, **dict.fromkeys(columns, 0)}
     largest = -1
+    non_finite = dict.fromkeys(FLOAT_COLUMNS.get(kind, ()), 0)
     try:
         for batch in parquet.iter_batches(batch_size=BATCH_ROWS):
             sums["rows"] += batch.num_rows
+            for column in non_finite:
+                non_finite[column] += count_non_finite(batch.column(column))
             for column in columns:
                 sums[column] += int(pc.sum(batch.column(column)).as_py() or 0)
             if id_column is not None and batch.num_rows:
@@ -506,6 +510,14 @@ def _decoded_sums(
     except (pa.ArrowException, OSError, ValueError) as exc:
         report.add("shard-unreadable", shard.path, f"does not decode ({exc})")
         return None
+    for column, count in non_finite.items():
+        if count:
+            report.add(
+                "non-finite",
+                shard.path,
+                f"column {column} holds {count:,} NaN or infinite value(s); a build never "
+                "writes one, and the networks would train on it",
+            )
     if vocab_size is not None and largest >= vocab_size:
         report.add(
             "ids-out-of-vocab",
@@ -513,6 +525,13 @@ def _decoded_sums(
             f"holds symbol id {largest}, the vocabulary has {vocab_size} symbols",
         )
     return sums
+
+
+def count_non_finite(values: pa.Array | pa.ChunkedArray) -> int:
+    """How many of the floats below any list nesting are NaN or infinite (nulls are not)."""
+    while pa.types.is_list(values.type) or pa.types.is_fixed_size_list(values.type):
+        values = pc.list_flatten(values)
+    return int(pc.sum(pc.invert(pc.is_finite(values))).as_py() or 0)
 
 
 def _check_split_totals(

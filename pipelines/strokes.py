@@ -9,7 +9,9 @@ Each step here is a pure function of arrays and parameters, in the order `clean`
                      neighbours; the points themselves are kept.
 2. `fill_dropped`    a gap in time of more than `gap_factor` sampling periods inside a stroke
                      means readings were lost: the missing ones are filled by linear
-                     interpolation (at most `max_fill` per gap; a longer gap is a pause).
+                     interpolation: round(gap / period) - 1 points, capped at `max_fill`;
+                     a longer gap (a pause inside a stroke) still gets `max_fill` points,
+                     spread evenly: it is never left unfilled.
 3. `remove_spikes`   a step longer than `spike_threshold` inside a stroke is a recording
                      error: a short run of points (at most `spike_width`) cut off by such steps
                      is dropped; where long runs are on both sides the stroke is split there,
@@ -218,8 +220,10 @@ def fill_dropped(
     """Insert interpolated points where readings were lost; return the count inserted.
 
     A step inside a stroke whose time gap exceeds gap_factor * period is missing
-    round(gap / period) - 1 readings (at most max_fill): they are placed evenly along the
-    step, in space and time, on the integer grid.
+    round(gap / period) - 1 readings, capped at max_fill (a longer gap, a pause of the pen
+    inside a stroke, gets exactly max_fill: the cap bounds the points one gap can add, it does
+    not leave the gap unfilled): they are placed evenly along the step, in space and time, on
+    the integer grid.
     """
     if ink.t is None or period is None or period <= 0 or ink.n_points < 2:
         return ink, 0

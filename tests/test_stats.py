@@ -65,6 +65,7 @@ def direct(dataset: Path, split: str, vocab: Vocab) -> dict[str, Any]:
         "interpolated": int(column["n_interpolated"].sum()),
         "dropped": int(column["n_dropped"].sum()),
         "writers": len({w for w in table.column("writer_id").to_pylist() if w is not None}),
+        "lines_without_writer": table.column("writer_id").null_count,
         "length": {
             key: {
                 **{f"p{p}": float(np.percentile(column[name], p)) for p in stats.PERCENTILES},
@@ -84,7 +85,7 @@ def test_handwriting_figures_match_a_direct_computation(iam: Path) -> None:
     assert len(report["splits"]) == 4
     for split, found in report["splits"].items():
         want = direct(iam, split, vocab)
-        for key in ("lines", "points", "strokes", "chars", "writers"):
+        for key in ("lines", "points", "strokes", "chars", "writers", "lines_without_writer"):
             assert found[key] == want[key], (split, key)
         assert found["cleaning"]["interpolated"] == want["interpolated"]
         assert found["cleaning"]["dropped"] == want["dropped"]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
 from graves_data import __version__, card
 from graves_data.corpora.iam_ondb.inventory import take_inventory
 from graves_data.corpora.iam_ondb.params import ARCHIVES, LISTS, NAME, TRAIN_SPLIT, IamParams
-from graves_data.corpora.iam_ondb.planning import plan_forms, split_names
+from graves_data.corpora.iam_ondb.planning import Plan, plan_forms, split_names
 from graves_data.corpora.iam_ondb.units import make_units, process_unit, with_archive_bytes
 from graves_data.corpus import CorpusSpec, Generator
 from graves_data.download import DownloadSpec, RemoteFile
@@ -32,6 +33,16 @@ from graves_data.storage import Location, resolve
 def training_moments(results: Sequence[UnitResult], split: str) -> dict[str, int]:
     keys = ("_n", "_sx", "_sy", "_sxx", "_syy")
     return {k: sum(int(r.totals.get(k, 0)) for r in results if r.split == split) for k in keys}
+
+
+def lines_left_out(plan: Plan, results: Sequence[UnitResult]) -> dict[str, int]:
+    """Text lines (stroke files) that are in the release but in no shard, by reason: those
+    of forms left out whole at planning, and each stroke file a unit quarantined. Inputs
+    that are not lines (a transcription of a form with no stroke files, a stray file) count
+    in the quarantine only."""
+    counts = Counter(plan.lines_left_out)
+    counts.update(q.code for result in results for q in result.quarantine)
+    return dict(sorted(counts.items()))
 
 
 def build(
@@ -64,7 +75,7 @@ def build(
                 training_moments(results, train_split), train_split
             ).to_json(),
             "writers": plan.writers_by_split,
-            "report": plan.report,
+            "report": {**plan.report, "lines_left_out": lines_left_out(plan, results)},
         }
 
     job = BuildJob(
@@ -98,6 +109,7 @@ def dataset_card(manifest: Manifest) -> str:
         for name, s in splits.items()
     )
     quarantined = len(manifest["quarantine"])
+    left_out = sum(manifest.get("report", {}).get("lines_left_out", {}).values())
     norm = manifest.get("normalization", {})
     return card.dataset_card(
         card_splits(manifest),  # a split with no rows has no files to name
@@ -117,7 +129,8 @@ Online handwriting: one row per text line, pen offsets `(dx, dy, end_of_stroke)`
 units (`offsets`), the first point's position (`origin`), the transcription (`text`, `text_ids`
 in `vocab.json`), writer and form ids, and what cleaning changed. Schema version
 {manifest["schema_version"]}; `manifest.json` lists every input with its sha256, every shard with
-its sha256, and the {quarantined} inputs left out with the reason for each.
+its sha256, and the {quarantined} inputs quarantined with the reason for each ({left_out} text
+lines of the release are in no split).
 
 | split | lines | points | writers |
 |---|---|---|---|
@@ -128,10 +141,11 @@ Split scheme: `{params["split"]}`.
 ## Cleaning (Graves 2013, section 4)
 Timestamps that are zero or out of order re-estimated; lost readings (time gap over
 {params["gap_factor"]} sampling periods) filled by linear interpolation, at most
-{params["max_fill"]} per gap; steps longer than {params["spike_threshold"]} board units inside a
-stroke removed (runs of at most {params["spike_width"]} points dropped, strokes split otherwise);
-duplicate readings and empty strokes dropped. Normalisation over `{norm.get("split", "")}`:
-mean {norm.get("mean")}, std {norm.get("std")}.
+{params["max_fill"]} per gap (a longer gap gets that many, evenly spaced); steps longer than
+{params["spike_threshold"]} board units inside a stroke removed (runs of at most
+{params["spike_width"]} points dropped, strokes split otherwise); duplicate readings and
+empty strokes dropped. Normalisation over `{norm.get("split", "")}`: mean
+{norm.get("mean")}, std {norm.get("std")}.
 
 ## Licence
 The IAM On-Line Handwriting Database is free for non-commercial research use, after

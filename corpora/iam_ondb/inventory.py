@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 import posixpath
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -26,7 +29,9 @@ from graves_data.pipelines.runner import (
     Quarantined,
     SourceFile,
 )
-from graves_data.storage import Location, change_stamp
+from graves_data.storage import FileStat, Location, change_stamp, printable_name
+
+log = logging.getLogger(__name__)
 
 # =============================================================================================
 # the release on disk: folders or archives
@@ -63,10 +68,50 @@ def find_component(raw: Location, name: str) -> tuple[str, Location] | None:
     """("folder", lineStrokes/) or ("archive", lineStrokes-all.tar.gz), or None if neither."""
     folder, archive = raw.join(name), raw.join(ARCHIVES[name])
     if folder.is_dir():
+        check_inside(raw, folder)
         return "folder", folder
     if archive.exists():
+        check_inside(raw, archive)
+        check_regular(archive)
         return "archive", archive
     return None
+
+
+def check_inside(raw: Location, location: Location) -> None:
+    """An input at the top of --raw is read only if it lies inside --raw, links resolved:
+    nothing outside the raw folder is ever read (--raw itself may be a link: the user named
+    it). A component or split list elsewhere is one clear error, not a quarantine entry: the
+    build cannot be what the user meant without it."""
+    target = location.outside(raw)
+    if target is not None:
+        raise NotACorpus(
+            f"{location.url}: a symbolic link to {printable_name(target)}, outside --raw; "
+            "nothing outside the raw folder is read (copy it in, or give the folder that "
+            "holds the release as --raw) [symlink]"
+        )
+
+
+def check_regular(location: Location) -> None:
+    """A component archive is a regular file this process may read (a FIFO would block)."""
+    if not location.is_local:
+        return
+    if not stat.S_ISREG(os.stat(location.path).st_mode):
+        raise NotACorpus(
+            f"{location.url}: not a regular file (a FIFO, socket or device) [not-a-file]"
+        )
+    if not os.access(location.path, os.R_OK):
+        raise NotACorpus(f"{location.url}: cannot be read (permission denied) [unreadable]")
+
+
+def read_top_file(raw: Location, location: Location) -> bytes | None:
+    """The bytes of a file at the top of --raw (a split list, the task zip), None if absent;
+    a clear error if it is a link out of --raw, not a regular file, or unreadable."""
+    check_inside(raw, location)
+    try:
+        return location.read_regular()
+    except OSError as exc:
+        code = "unreadable" if isinstance(exc, PermissionError) else "not-a-file"
+        raise NotACorpus(f"{location.url}: cannot be read: {exc.strerror} [{code}]") from None
 
 
 def require_component(raw: Location, name: str) -> tuple[str, Location]:
@@ -89,6 +134,14 @@ def take_inventory(raw: Location) -> Inventory:
     strokes = require_component(raw, STROKES)
     ascii_part = require_component(raw, ASCII)
     original = find_component(raw, ORIGINAL)
+    if original is None:
+        log.warning(
+            "%s: no %s/ folder and no %s: the dataset will have no writer ids (writer_id "
+            "is null in every row; --split writers counts each form as a writer of its own)",
+            raw.url,
+            ORIGINAL,
+            ARCHIVES[ORIGINAL],
+        )
     _inventory_strokes(raw, strokes, inventory)
     for rel, data in _component_files(raw, ascii_part, inventory):
         _add_transcription(rel, data, inventory)
@@ -107,7 +160,8 @@ def _component_files(
     """(path relative to raw, bytes) of every file of a small component (ascii, original)."""
     kind, location = part
     if kind == "folder":
-        for rel in _folder_files(location, inv):
+        for found in _folder_files(location, inv):
+            rel = found.path
             data = location.join(rel).read_bytes()
             path = posixpath.join(location.name, rel)
             inv.sources.append(SourceFile(path, len(data), sha256_hex(data)))
@@ -124,10 +178,11 @@ def _component_files(
     inv.sources.append(SourceFile(location.name, reader.size, reader.hexdigest()))
 
 
-def _folder_files(folder: Location, inv: Inventory) -> list[str]:
+def _folder_files(folder: Location, inv: Inventory) -> list[FileStat]:
     """The regular files of a component folder; links (never followed: one could lead out of
-    the raw folder) and special files are quarantined with what they are."""
-    files, passed = folder.walk_entries()
+    the raw folder), special files, files that cannot be read and names that are not UTF-8
+    are quarantined with what they are."""
+    files, passed = folder.walk_stats(readable=True)
     for entry in passed:
         path = posixpath.join(folder.name, entry.path)
         inv.quarantine.append(Quarantined(path, entry.code, entry.reason))
@@ -144,10 +199,9 @@ def _refused_member(archive: Location, member: Member, inv: Inventory) -> None:
 def _inventory_strokes(raw: Location, part: tuple[str, Location], inv: Inventory) -> None:
     kind, location = part
     if kind == "folder":
-        for rel in _folder_files(location, inv):
-            info = location.fs.info(location.join(rel).path)
-            mtime = change_stamp(info)
-            _add_stroke_file(posixpath.join(location.name, rel), int(info["size"]), mtime, inv)
+        for found in _folder_files(location, inv):
+            path = posixpath.join(location.name, found.path)
+            _add_stroke_file(path, found.size, found.stamp, inv)
         return
     inv.strokes_archive = location
     stat = location.fs.info(location.path)
@@ -187,7 +241,8 @@ def _original_heads(folder: Location, inv: Inventory) -> None:
 
     An original file holds the whole form's strokes too: the plan reads only its first
     kilobytes, and the workers read and hash the whole file, in parallel, for `sources`."""
-    for rel in _folder_files(folder, inv):
+    for found in _folder_files(folder, inv):
+        rel = found.path
         path = posixpath.join(folder.name, rel)
         if ORIGINAL_FILE.match(posixpath.basename(path)) is None:
             continue
@@ -217,14 +272,14 @@ def read_split_lists(raw: Location, inv: Inventory) -> dict[str, list[str]] | No
     """The task-1 lists from .txt files beside the release, or from the task's zip."""
     found: dict[str, list[str]] = {}
     for name in LISTS:
-        location = raw.join(f"{name}.txt")
-        if location.exists():
-            data = location.read_bytes()
+        data = read_top_file(raw, raw.join(f"{name}.txt"))
+        if data is not None:
             inv.sources.append(SourceFile(f"{name}.txt", len(data), sha256_hex(data)))
             found[name] = parse_split_list(data)
     task_zip = raw.join(TASK_ZIP)
-    if not found and task_zip.exists():
-        inv.sources.append(SourceFile(TASK_ZIP, task_zip.size(), sha256_hex(task_zip.read_bytes())))
+    zipped = None if found else read_top_file(raw, task_zip)
+    if zipped is not None:
+        inv.sources.append(SourceFile(TASK_ZIP, len(zipped), sha256_hex(zipped)))
         for member in iter_zip(task_zip):
             stem = posixpath.basename(member.name).removesuffix(".txt")
             if member.data is not None and stem in LISTS:

@@ -63,7 +63,11 @@ class IamParams(Params):
     gap_factor: float = param(
         2.5, "a time step over this many sampling periods means lost readings"
     )
-    max_fill: int = param(10, "most readings interpolated into one gap (a longer gap is a pause)")
+    max_fill: int = param(
+        10,
+        "most readings interpolated into one time gap inside a stroke; a longer gap gets "
+        "exactly this many, spread evenly (never left as a pause)",
+    )
     spike_threshold: float = param(
         600.0, "a step longer than this (board units) inside a stroke is an error"
     )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -156,6 +157,8 @@ class Plan:
     vocab: Vocab
     writers_by_split: dict[str, int]
     report: dict[str, Any]
+    # text lines (stroke files) of forms left out whole, by the reason's code
+    lines_left_out: dict[str, int] = field(default_factory=dict)
 
 
 def plan_forms(inv: Inventory, params: IamParams, on_bad_input: OnBadInput) -> Plan:
@@ -163,12 +166,14 @@ def plan_forms(inv: Inventory, params: IamParams, on_bad_input: OnBadInput) -> P
     quarantine = policy.quarantine
     quarantine.extend(inv.quarantine)
     aligned: dict[str, FormTask] = {}
+    left_lines: Counter[str] = Counter()
     for form in sorted(inv.strokes):
         files = sorted(inv.strokes[form], key=lambda f: f.number)
         try:
             texts = check_form(form, files, inv)
         except BadInput as error:
             policy.take(error)
+            left_lines[error.code] += len(files)
             continue
         writer = inv.writers.get(form, (None, "no original XML file"))[0]
         aligned[form] = FormTask(form, writer, texts, tuple(files), inv.originals.get(form))
@@ -180,13 +185,15 @@ def plan_forms(inv: Inventory, params: IamParams, on_bad_input: OnBadInput) -> P
     counts = {f: (t.writer_id, len(t.files)) for f, t in aligned.items()}
     assigned, left_out = assign_splits(counts, inv.lists, params)
     quarantine.extend(left_out)
+    for entry in left_out:
+        left_lines[entry.code] += counts.get(entry.source, (None, 0))[1]
     by_split: dict[str, list[FormTask]] = {name: [] for name in split_names(params)}
     for form, split in sorted(assigned.items()):
         by_split[split].append(aligned[form])
     train = by_split[TRAIN_SPLIT[params.split]]
     vocab = build_vocab(count_symbols(t for form in train for t in form.texts))
     writers = {s: len({f.writer_id for f in forms if f.writer_id}) for s, forms in by_split.items()}
-    return Plan(by_split, quarantine, vocab, writers, _report(inv, aligned))
+    return Plan(by_split, quarantine, vocab, writers, _report(inv, aligned), dict(left_lines))
 
 
 def _report(inv: Inventory, aligned: Mapping[str, FormTask]) -> dict[str, Any]:

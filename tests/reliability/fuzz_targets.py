@@ -15,12 +15,12 @@ import numpy as np
 
 from graves_data.corpora.iam_ondb import (
     IamParams,
-    fast_stroke_xml,
     parse_transcription,
     parse_writer,
     read_line,
     tree_stroke_xml,
 )
+from graves_data.corpora.iam_ondb.fastread import fast_stroke_batch
 from graves_data.errors import BadInput
 from graves_data.pipelines.strokes import Ink, from_offsets, to_offsets
 
@@ -28,13 +28,24 @@ PARAMS = IamParams()
 SOURCE = "lineStrokes/f00/f00-000/f00-000z-01.xml"
 
 
+# a stroke file in the release's own form, read beside each input: the fast reader works on
+# a batch's joined bytes, so what one file holds must never change what it reads in another
+NEIGHBOUR = (
+    b'<?xml version="1.0" encoding="ISO-8859-1"?>\r\n<WhiteboardCaptureSession>\r\n'
+    b"  <StrokeSet>\r\n"
+    b'    <Stroke colour="black" start_time="1.00" end_time="1.02">\r\n'
+    b'      <Point x="1071" y="2132" time="1.00"/>\r\n'
+    b'      <Point x="1075" y="2130" time="1.02"/>\r\n'
+    b"    </Stroke>\r\n  </StrokeSet>\r\n</WhiteboardCaptureSession>\r\n"
+)
+
+
 def check_stroke(data: bytes) -> None:
     """A stroke file through the whole line reader (parse, then clean): an Ink with points, or
-    BadInput. Where the fast path takes the file, the tree reader must read the same Ink, and
-    the cleaned line must survive offsets and back exactly."""
-    fast = fast_stroke_xml(data)
-    if fast is not None:
-        _same_ink(fast, tree_stroke_xml(data, SOURCE))
+    BadInput. The two readers agree on it (`check_readers_agree`), alone and in a batch, and
+    the cleaned line survives offsets and back exactly."""
+    check_readers_agree([data])
+    check_readers_agree([NEIGHBOUR, data, NEIGHBOUR])
     try:
         ink, _ = read_line(data, SOURCE, PARAMS)
     except BadInput as error:
@@ -80,6 +91,23 @@ def check_writer(data: bytes) -> None:
         raise AssertionError(f"exactly one of writer and reason must be given: {found!r}")
     if writer is not None and (not writer or writer != writer.strip()):
         raise AssertionError(f"an empty or untrimmed writer id: {writer!r}")
+
+
+def check_readers_agree(datas: list[bytes]) -> None:
+    """The fast reader and the tree reader agree on every file of a batch: where the fast one
+    keeps a file the tree one reads the same Ink, and a file the tree one refuses is never
+    kept by the fast one (it steps aside, and the build then quarantines it)."""
+    for data, fast in zip(datas, fast_stroke_batch(datas), strict=True):
+        if fast is None:
+            continue  # the tree reader decides alone
+        try:
+            tree = tree_stroke_xml(data, SOURCE)
+        except BadInput as error:
+            raise AssertionError(
+                f"the fast reader kept a file the tree reader refuses ({error.code}: "
+                f"{error.reason})"
+            ) from None
+        _same_ink(fast, tree)
 
 
 def _same_ink(fast: Ink, tree: Ink) -> None:

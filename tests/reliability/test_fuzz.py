@@ -47,6 +47,10 @@ TOKENS = [
     b"\r\n",
     b"<General><Form writerID=' 1 '/></General>",
     b'<?xml version="1.0" encoding="UTF-16"?>',
+    b' xmlns="urn:x"',
+    b' xmlns:a="urn:x"',
+    b"a:",
+    b"1_143",
 ]
 
 

@@ -4,7 +4,9 @@
 encode/decode round-trips of every vocabulary (IAM-OnDB text ids, text bytes and characters,
 PTB's character conventions, vocab.json read back), splitting is a partition (IAM-OnDB lists and
 writers, enwik8 byte ranges, Wikipedia pages, text rows), and the stroke XML readers return
-exactly the points written, the fast path and the lxml tree reader alike.
+exactly the points written, the fast path and the lxml tree reader alike; the two readers agree
+on mutated files (the same Ink, or the fast one steps aside); and batch cleaning gives exactly
+what line-by-line cleaning gives.
 """
 
 from __future__ import annotations
@@ -31,7 +33,11 @@ from graves_data.corpora.iam_ondb import (
     tree_stroke_xml,
     writer_split,
 )
+from graves_data.corpora.iam_ondb.readers import read_stroke_files
 from graves_data.corpora.wikipedia import page_split
+from graves_data.errors import BadInput
+from graves_data.pipelines.strokebatch import clean_batch
+from graves_data.pipelines.strokes import CleanParams, Ink, clean
 from graves_data.pipelines.text import (
     char_table,
     chunk_table,
@@ -46,6 +52,7 @@ from graves_data.pipelines.text import (
 )
 from graves_data.synth._formats import LineInk, line_xml, stroke_times
 from graves_data.vocab import UNK, Vocab, build_vocab, count_symbols
+from tests.reliability.fuzz_targets import check_readers_agree
 
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -379,3 +386,157 @@ def test_empty_strokes_are_kept_as_strokes_by_both_readers(empty_first: bool) ->
     )
     assert_points(tree_stroke_xml(data, "x.xml"), strokes)
     assert_points(parse_stroke_xml(data, "x.xml"), strokes)
+
+
+# ---------------------------------------------------------------------------------------------
+# the two stroke readers agree on every input (issue 14 item 5)
+
+
+def release_form(strokes: list[list[tuple[int, int, int]]]) -> bytes:
+    return line_xml(line_ink(strokes))
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        (b"<WhiteboardCaptureSession>", b'<WhiteboardCaptureSession xmlns="urn:x">'),
+        (b"<StrokeSet>", b'<StrokeSet xmlns="urn:x">'),
+        (b"<WhiteboardCaptureSession>", b'<a:WhiteboardCaptureSession xmlns:a="urn:x">'),
+    ],
+)
+def test_a_namespaced_root_or_strokeset_is_refused_by_both_readers(old: bytes, new: bytes) -> None:
+    """A default namespace puts every element in it: the document has no un-namespaced
+    WhiteboardCaptureSession (or StrokeSet), so neither reader may read its points."""
+    data = release_form([[(1, 2, 100), (3, 4, 101)]]).replace(old, new, 1)
+    if new.startswith(b"<a:"):
+        data = data.replace(b"</WhiteboardCaptureSession>", b"</a:WhiteboardCaptureSession>")
+    assert fast_stroke_xml(data) is None
+    with pytest.raises(BadInput) as refused:
+        tree_stroke_xml(data, "x.xml")
+    assert refused.value.code in {"wrong-root", "no-strokeset"}
+    with pytest.raises(BadInput):
+        parse_stroke_xml(data, "x.xml")
+
+
+# what a mutation splices into a release-form file: what each reader branches on
+SPLICED = [
+    b' xmlns="urn:x"',
+    b' xmlns:a="urn:x"',
+    b"a:",
+    b"<!-- c -->",
+    b"&amp;",
+    b"<Extra/>",
+    b"<Extra>",
+    b"</Extra>",
+    b'<Point x="1" y="2" time="3.00"/>',
+    b"<Stroke>",
+    b"</Stroke>",
+    b"<StrokeSet>",
+    b" ",
+    b"_",
+    b"1e3",
+    b"\xe9",
+    b"<?pi x?>",
+    b"\x00",
+]
+
+
+@st.composite
+def mutated_files(draw: st.DrawFn) -> list[bytes]:
+    """A batch of stroke files: release-form files, some mutated (cut, spliced, byte flips)."""
+    files = []
+    for _ in range(draw(st.integers(1, 4))):
+        (strokes,) = draw(inks())
+        data = bytearray(release_form(strokes))
+        for _ in range(draw(st.integers(0, 3))):
+            where = draw(st.integers(0, len(data)))
+            kind = draw(st.sampled_from(["splice", "splice", "cut", "flip"]))
+            if kind == "splice":
+                data[where:where] = draw(st.sampled_from(SPLICED))
+            elif kind == "cut":
+                del data[where : where + draw(st.integers(1, 40))]
+            elif data:
+                data[min(where, len(data) - 1)] ^= 1 << draw(st.integers(0, 7))
+        files.append(bytes(data))
+    return files
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(files=mutated_files())
+def test_both_readers_agree_on_mutated_files(files: list[bytes]) -> None:
+    """The same Ink from both readers, or the fast one steps aside; a file the tree reader
+    refuses is never kept by the fast one, alone or in a batch with other files."""
+    check_readers_agree(files)
+    for data, read in zip(files, read_stroke_files(files, ["x.xml"] * len(files)), strict=True):
+        try:
+            tree = tree_stroke_xml(data, "x.xml")
+        except BadInput as error:
+            assert isinstance(read, BadInput) and read.code == error.code
+            continue
+        assert isinstance(read, Ink)
+        for field in ("x", "y", "ends"):
+            np.testing.assert_array_equal(getattr(read, field), getattr(tree, field))
+        assert (read.t is None) == (tree.t is None) or read.n_points == 0
+        if read.t is not None and tree.t is not None:
+            np.testing.assert_array_equal(read.t, tree.t)
+
+
+# ---------------------------------------------------------------------------------------------
+# batch cleaning gives exactly what line-by-line cleaning gives
+
+
+@st.composite
+def raw_lines(draw: st.DrawFn) -> Ink:
+    """A line as a board records it, with its defects at drawn rates: duplicate points,
+    spikes, long jumps, lost readings (time gaps), times zero, repeated, going backwards or
+    unreadable (NaN), empty strokes; some lines have no times at all. The points come from a
+    drawn seed (fast to make; hypothesis still explores the rates and sizes)."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    rate = {
+        name: draw(st.sampled_from([0.0, 0.02, 0.1]))
+        for name in ("same", "spike", "jump", "gap", "still", "back", "zero", "nan")
+    }
+    has_time = draw(st.integers(0, 9)) > 0
+    sizes = draw(st.lists(st.integers(0, 40), max_size=5))
+    n = sum(sizes)
+    steps = rng.integers(-25, 26, size=(n, 2))
+    steps[rng.random(n) < rate["same"]] = 0
+    steps[rng.random(n) < rate["jump"], 0] += rng.integers(700, 5000)
+    xy = np.cumsum(steps, axis=0) + rng.integers(-5000, 5000, size=2)
+    spikes = rng.random(n) < rate["spike"]
+    xy[spikes, 0] += rng.integers(700, 50_000, size=int(spikes.sum()))
+    dt = np.full(n, 0.0075)
+    gaps = rng.random(n) < rate["gap"]
+    dt[gaps] *= rng.integers(3, 120, size=int(gaps.sum()))
+    dt[rng.random(n) < rate["still"]] = 0.0
+    backs = rng.random(n) < rate["back"]
+    dt[backs] = -rng.uniform(0.001, 10, size=int(backs.sum()))
+    t = rng.uniform(0, 1000) + np.cumsum(dt)
+    t[rng.random(n) < rate["zero"]] = 0.0
+    t[rng.random(n) < rate["nan"]] = np.nan
+    ends = np.cumsum(sizes).astype(np.int64)
+    return Ink(xy[:, 0].astype(np.int64), xy[:, 1].astype(np.int64), t if has_time else None, ends)
+
+
+CLEANING = st.builds(
+    CleanParams,
+    gap_factor=st.sampled_from([1.5, 2.5, 4.0]),
+    max_fill=st.integers(0, 12),
+    spike_threshold=st.sampled_from([100.0, 600.0, 2000.0]),
+    spike_width=st.integers(1, 3),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lines=st.lists(raw_lines(), min_size=1, max_size=6), params=CLEANING)
+def test_batch_cleaning_is_line_by_line_cleaning(lines: list[Ink], params: CleanParams) -> None:
+    batched = clean_batch(lines, params)
+    assert len(batched) == len(lines)
+    for line, (ink, report) in zip(lines, batched, strict=True):
+        alone, alone_report = clean(line, params)
+        assert report == alone_report
+        for field in ("x", "y", "ends"):
+            np.testing.assert_array_equal(getattr(ink, field), getattr(alone, field))
+        assert (ink.t is None) == (alone.t is None)
+        if ink.t is not None and alone.t is not None:
+            np.testing.assert_array_equal(ink.t, alone.t)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 from dataclasses import dataclass
@@ -185,6 +186,31 @@ def test_a_shard_with_rows_left_out(dataset_copy: Path) -> None:
     found = codes(verify(dataset_copy).problems)
     assert ("shard-rows", rel) in found
     assert ("manifest-edited", MANIFEST) in found  # the split's point totals no longer add up
+
+
+@pytest.mark.parametrize("column", ["offsets", "dt"])
+def test_a_non_finite_value_is_found_even_in_a_resealed_shard(
+    dataset_copy: Path, column: str
+) -> None:
+    """A time of 1e300 once put `inf` into `dt` and verify called the dataset intact: the
+    checksums matched, since the build itself wrote it. verify now reads the values."""
+    rel = first_shard(dataset_copy)
+    table = pq.read_table(dataset_copy / rel)
+    rows = table.column(column).to_pylist()
+    row = next(i for i, value in enumerate(rows) if value)
+    if column == "offsets":
+        rows[row][0][0] = math.inf
+    else:
+        rows[row][0] = math.nan
+    index = table.schema.get_field_index(column)
+    field = table.schema.field(index)
+    damaged = table.set_column(index, field, pa.array(rows, type=field.type))
+    pq.write_table(damaged, dataset_copy / rel, compression="zstd")
+    reseal(dataset_copy, rel)
+    report = verify(dataset_copy)
+    assert ("non-finite", rel) in codes(report.problems)
+    (problem,) = [p for p in report.problems if p.code == "non-finite"]
+    assert f"column {column} holds 1 NaN or infinite value(s)" in problem.message
 
 
 # ---------------------------------------------------------------------------------------------
