@@ -58,7 +58,7 @@ demo: $(STAMP)
 	$(BIN)/graves-data train text --data $(DEMO_DIR)/datasets/ptb --run $(DEMO_DIR)/runs/ptb \
 		--hidden 128 --steps 300 --batch-size 32 --lr 1e-3 --optimizer adam --eval-batches 4 --no-progress
 	$(BIN)/graves-data eval --run $(DEMO_DIR)/runs/ptb --split valid --batches 8
-	$(BIN)/graves-data sample --run $(DEMO_DIR)/runs/ptb --text "the " --steps 200 --out $(DEMO_DIR)/samples/ptb.txt
+	$(BIN)/graves-data sample --run $(DEMO_DIR)/runs/ptb --text "the_" --steps 200 --out $(DEMO_DIR)/samples/ptb.txt
 	$(BIN)/graves-data export inkml $(DEMO_DIR)/datasets/iam-ondb --out $(DEMO_DIR)/raw/ink
 	$(BIN)/graves-data build ink --raw $(DEMO_DIR)/raw/ink --out $(DEMO_DIR)/datasets/ink \
 		--vocab $(DEMO_DIR)/runs/synthesis/vocab.json
