@@ -394,7 +394,8 @@ def _digits_of(
         has_dot = np.zeros(n, dtype=bool)
         dot_at = frac = np.zeros(n, dtype=np.int64)
     n_digits = length - negative - has_dot
-    ok &= n_digits <= (TIME_DIGITS if dot else COORDINATE_DIGITS)
+    # a lone sign is no number: with its byte zeroed it would read as 0
+    ok &= (n_digits >= 1) & (n_digits <= (TIME_DIGITS if dot else COORDINATE_DIGITS))
     whole = np.zeros(n, dtype=np.uint64)
     signed, dotted = bool(negative.any()), bool(has_dot.any())  # else their lanes are empty
     for word in range(2 - width // 8, 2):

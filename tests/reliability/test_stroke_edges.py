@@ -60,3 +60,27 @@ def test_points_outside_the_structure_are_refused_never_dropped(data: bytes, cod
     with pytest.raises(BadInput) as refused:
         tree_stroke_xml(data, "x.xml")
     assert refused.value.code == code
+
+
+@pytest.mark.parametrize("value", [b"-", b"-.5", b"5.", b"."])
+@pytest.mark.parametrize("attribute", [b"x", b"time"])
+def test_a_sign_or_dot_without_digits_is_no_number_on_either_path(
+    value: bytes, attribute: bytes
+) -> None:
+    """x="-" read as 0 on the fast path (its sign byte set to "0", no digit left to check),
+    while the tree reader refused it: found by the readers' agreement property test."""
+    points = [b'<Point x="%d" y="10" time="%s"/>\n' % (100 + i, t) for i, t in enumerate(TICKS)]
+    old = b'x="103"' if attribute == b"x" else b'time="1.03"'
+    points[3] = points[3].replace(old, attribute + b'="' + value + b'"')
+    body = b'<Stroke colour="black" start_time="1.00" end_time="1.10">\n' + b"".join(points)
+    data = HEAD + body + b"</Stroke>\n" + TAIL
+    fast = fast_stroke_xml(data)
+    if attribute == b"x":
+        assert fast is None  # left to the tree reader, which refuses it
+        with pytest.raises(BadInput) as refused:
+            tree_stroke_xml(data, "x.xml")
+        assert refused.value.code == "non-numeric"
+    else:  # an unreadable time is re-estimated by both, never read as a number
+        tree = tree_stroke_xml(data, "x.xml")
+        assert tree.t is not None and np.isnan(tree.t[3])
+        assert fast is None or (fast.t is not None and np.isnan(fast.t[3]))
