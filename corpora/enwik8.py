@@ -222,11 +222,10 @@ def split_notes(size: int, ranges: Sequence[SplitRange]) -> list[str]:
 
 @dataclass(frozen=True)
 class ByteRange:
-    """Bytes [start, stop) of a source; `data` holds them where they were read from a zip."""
+    """What a unit's process function needs beside its span: the offset of its first byte in
+    the split, and the bytes themselves where they were decompressed from a zip (the runner
+    reads a plain file's span, `Unit.spans`)."""
 
-    url: str
-    start: int
-    stop: int
     first_offset: int
     data: bytes | None = None
 
@@ -339,7 +338,7 @@ def _units(
             split=p.split,
             shard=shard_path(p.split, p.index, p.count),
             inputs=(stamp,),
-            payload=ByteRange(source.url, p.start, p.stop, p.first_offset, data),
+            payload=ByteRange(p.first_offset, data),
             spans=() if data is not None else (Span(source.url, p.start, p.stop),),
         )
 
