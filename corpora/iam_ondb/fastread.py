@@ -30,7 +30,9 @@ DECLARATION = re.compile(
     rb"(?:[ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*([\"'])(?i:ISO-8859-1|UTF-8|US-ASCII|latin-?1)\2)?"
     rb"(?:[ \t\r\n]+standalone[ \t\r\n]*=[ \t\r\n]*([\"'])(?:yes|no)\3)?[ \t\r\n]*\?>"
 )  # an encoding in which every ASCII byte is that ASCII character, as the tags are read
-PAD = 32  # zero bytes before and after the joined files: every look-around stays inside
+PAD = 128  # zero bytes before and after the joined files: every look-around stays inside
+# (a tag's values are searched for at most 100 bytes past its "<", which is before its file's
+# "</StrokeSet>")
 TAGS = {  # kind code: the bytes a tag of that kind starts with
     1: b'<Point x="',
     2: b'<Stroke colour="',
@@ -45,6 +47,7 @@ PREFIXES = {"point": b"<Point", "set": b"<StrokeSet", "end-set": b"</StrokeSet"}
 # Stroke head
 POINT_GLUE = ((1, b'" y="'), (3, b'" time="'), (5, b'"/>'))
 HEAD_GLUE = ((1, b'" start_time="'), (3, b'" end_time="'), (5, b'">'))
+POINT_WIDTHS = (8, 8, 16)  # the longest value a Point's x, y and time may have (`_digits_of`)
 WHITE_BYTE = np.zeros(256, dtype=bool)  # XML's white space
 WHITE_BYTE[list(b" \t\r\n")] = True
 VALUE_BYTE = np.zeros(256, dtype=bool)  # a Stroke head's values: printable, no space, < or &
@@ -102,7 +105,18 @@ class _Joined:
 
     def matches(self, at: IntArray, literal: bytes) -> BoolArray:
         """Whether the bytes at each position start with `literal` (at most 16 bytes)."""
-        return _starts_with(self.words[at], self.words[at + 8], literal)
+        high = self.words[at + 8] if len(literal) > 8 else self.words[:0]
+        return _starts_with(self.words[at], high, literal)
+
+    def closing_quote(self, start: IntArray, width: int) -> IntArray:
+        """The first quote among the bytes start+1 to start+width (a value of 1 to `width`
+        bytes starting at `start` ends there), or 0 where there is none."""
+        found = np.zeros(len(start), dtype=np.int64)
+        for k in reversed(range(width // 8)):  # the first word with a quote wins
+            at = start + 1 + 8 * k
+            lane = _first_lane(_lanes_equal(self.words[at], QUOTES))
+            found = np.where(lane < 8, at + lane, found)
+        return found
 
     def window(self, stop: IntArray) -> npt.NDArray[np.uint8]:
         """The 16 bytes before each stop, one row each."""
@@ -264,28 +278,28 @@ class _Scan:
     def check_bytes(self) -> None:
         """Every tag in the StrokeSets of the exact form, and nothing but white space between.
 
-        The tags' bytes are checked where each starts; the bytes between one tag's end and the
-        next "<" (and after `<StrokeSet>`) must all be white space: every byte of a StrokeSet's
+        The tags' bytes are checked where each starts, each value's closing quote searched for
+        in the few words after its opening one; the bytes between one tag's end and the next
+        "<" (and after `<StrokeSet>`) must all be white space: every byte of a StrokeSet's
         content is in one tag or in one such gap.
         """
         body = np.flatnonzero(self.in_body())
         at, kinds = self.lt[body], self.kind[body]
-        quotes = self.joined.find(b'"')
-        quotes = np.concatenate([quotes, np.full(6, -(2**40), dtype=np.int64)])
         ends = at + len(TAGS[CLOSE])  # one past each tag's last byte
         ends[kinds == BARE_HEAD] = at[kinds == BARE_HEAD] + len(TAGS[BARE_HEAD])
-        for code, glue in ((POINT, POINT_GLUE), (HEAD, HEAD_GLUE)):
+        for code, glue, widths in ((POINT, POINT_GLUE, POINT_WIDTHS), (HEAD, HEAD_GLUE, (16,) * 3)):
             mine = kinds == code
             tags, start = body[mine], at[mine]
-            k = np.searchsorted(quotes[:-6], start)
-            q = [quotes[k + j] for j in range(6)]
-            ok = q[0] == start + len(TAGS[code]) - 1
-            for j, literal in glue:
-                ok &= self.joined.matches(np.maximum(q[j], 0), literal)
+            q = [start + len(TAGS[code]) - 1]  # its first quote, checked with the tag's start
+            ok = np.ones(len(start), dtype=bool)
+            for (j, literal), width in zip(glue, widths, strict=True):
+                value = q[-1] + 1
+                ok &= self.joined.array[value] != ord('"')  # no value is empty
+                close = self.joined.closing_quote(value, width)
+                ok &= (close > 0) & self.joined.matches(close, literal)
+                q.append(close)
                 if j < 5:
-                    ok &= q[j + 1] == q[j] + len(literal) - 1
-            for j in (0, 2, 4):
-                ok &= q[j + 1] > q[j] + 1  # no value is empty
+                    q.append(close + len(literal) - 1)
             self.invalidate(tags, ~ok)
             ends[mine] = q[5] + len(glue[-1][1])
             if code == POINT:
@@ -305,14 +319,29 @@ class _Scan:
         )
         gap_stop = self.lt[np.concatenate([self.open_tag[files] + 1, body[live] + 1])]
         gap_file = np.concatenate([files, self.file_of[body[live]]])
-        length = gap_stop - gap_start
-        self.valid[gap_file[length < 0]] = False
-        length = np.maximum(length, 0)
+        self._check_gaps(gap_start, gap_stop, gap_file)
+
+    def _check_gaps(self, start: IntArray, stop: IntArray, file_of: IntArray) -> None:
+        """Files with a gap start:stop that is not all white space (or ends before it starts)
+        are no longer valid. A gap of up to 8 bytes is the word before its stop, checked
+        lane by lane (SWAR); the few longer ones are checked byte by byte."""
+        length = stop - start
+        self.valid[file_of[length < 0]] = False
+        short = (length >= 0) & (length <= 8)
+        words = self.joined.words[stop[short] - 8]
+        not_white = ~_first_lanes(8 - length[short])  # the last `length` bytes of the word
+        for pattern in WHITE_PATTERNS:
+            not_white &= ~_lanes_equal(words, pattern)
+        self.valid[file_of[short][(not_white & HIGH_BITS) != 0]] = False
+        long = length > 8
+        if not long.any():
+            return
+        start, length, file_of = start[long], length[long], file_of[long]
         before = np.cumsum(length) - length
-        index = np.arange(int(length.sum())) + np.repeat(gap_start - before, length)
+        index = np.arange(int(length.sum())) + np.repeat(start - before, length)
         bad = ~WHITE_BYTE[self.joined.array[index]]
         if bad.any():
-            self.valid[np.repeat(gap_file, length)[bad]] = False
+            self.valid[np.repeat(file_of, length)[bad]] = False
 
     def inks(self, out: list[Ink | None]) -> list[Ink | None]:
         """The points of every valid file (None stays for the others)."""
@@ -347,22 +376,42 @@ LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
 TEN_UP = np.uint64(0x7676767676767676)  # a byte + 0x76 reaches 0x80 from 10 on
 HIGH_BITS = np.uint64(0x8080808080808080)
 ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
+QUOTES = np.uint64(0x2222222222222222)  # eight '"'
+DOTS = np.uint64(0x2E2E2E2E2E2E2E2E)  # eight "."
+WHITE_PATTERNS = tuple(np.uint64(int.from_bytes(bytes([b]) * 8, "little")) for b in b" \n\t\r")
+
+
+def _lanes_equal(words: U64, pattern: np.uint64) -> U64:
+    """The high bit of each byte of `words` that equals the byte of `pattern` (all eight the
+    same), exactly: no carry crosses a byte."""
+    diff = words ^ pattern
+    nonzero = ((diff & LOW7) + LOW7) | diff
+    marks: U64 = ~nonzero & HIGH_BITS
+    return marks
+
+
+def _first_lane(marks: U64) -> IntArray:
+    """The index of each word's first marked byte (8 where none is): its trailing zeros / 8."""
+    below = ~marks & (marks - np.uint64(1))
+    lane: IntArray = (np.bitwise_count(below) >> np.uint8(3)).astype(np.int64)
+    return lane
 
 
 def _first_lanes(count: IntArray) -> U64:
     """A mask of each word's first `count` bytes (0 to 8)."""
-    count = np.clip(count, 0, 8).astype(np.uint64)
-    partial = (np.uint64(1) << (np.uint64(8) * np.minimum(count, np.uint64(7)))) - np.uint64(1)
-    mask: U64 = np.where(count >= 8, ALL, partial)
+    mask: U64 = FIRST_LANES[np.clip(count, 0, 8)]
     return mask
 
 
-def _lane(index: IntArray, word: int, where: BoolArray) -> U64:
-    """A mask of byte `index` of a 16-byte window, in its word number `word`, where `where`."""
-    mine = where & (index // 8 == word)
-    shift = (np.uint64(8) * (index % 8).astype(np.uint64)) % np.uint64(64)
-    mask: U64 = np.where(mine, np.uint64(0xFF) << shift, np.uint64(0))
-    return mask
+FIRST_LANES = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
+# of a 16-byte window (two words), by byte index i (0 to 16): in word w, the bytes before i
+# (BEFORE[w][i]), and byte i alone (ONE[w][i]; index 16 is no byte)
+BEFORE = tuple(FIRST_LANES[np.clip(np.arange(17) - 8 * w, 0, 8)] for w in (0, 1))
+ONE = tuple(
+    np.array([0xFF << (8 * (i - 8 * w)) if 0 <= i - 8 * w < 8 else 0 for i in range(17)], np.uint64)
+    for w in (0, 1)
+)
+FRAC = np.array([15 - i for i in range(16)] + [0], dtype=np.int64)  # digits after a dot at i
 
 
 def _digits_of(
@@ -376,43 +425,38 @@ def _digits_of(
     and its dot are set to "0"; then every byte must be a digit, and the digits are summed up
     by multiplications."""
     width = 16 if dot else 8
-    n = len(stop)
     ok = (length >= 1) & (length <= width)
     length = np.clip(length, 1, width)
     first = 16 - length  # the value's first byte in the window
     negative = joined.array[stop - length] == ord("-")
-    if dot:
-        dots = joined.find(b".")
-        k = np.searchsorted(dots, stop - length)
-        dots = np.concatenate([dots, np.full(2, 2**62, dtype=np.int64)])
-        has_dot = dots[k] < stop
-        ok &= dots[k + 1] >= stop  # at most one dot
-        dot_at = np.where(has_dot, dots[k] - (stop - 16), 0)  # its byte in the window
-        ok &= ~has_dot | ((dot_at > first + negative) & (dot_at < 15))
-        frac = np.where(has_dot, 15 - dot_at, 0)
-    else:
-        has_dot = np.zeros(n, dtype=bool)
-        dot_at = frac = np.zeros(n, dtype=np.int64)
-    n_digits = length - negative - has_dot
+    words = {word: joined.words[stop - 16 + 8 * word] for word in range(2 - width // 8, 2)}
+    dot_at = np.full(len(stop), 16)  # the dot's byte in the window, 16 for none
+    if dot:  # the dots among the value's bytes: at most one
+        marks = [_lanes_equal(words[w], DOTS) & ~BEFORE[w][first] for w in (0, 1)]
+        dots = np.bitwise_count(marks[0]) + np.bitwise_count(marks[1])
+        ok &= dots <= 1
+        low, high = _first_lane(marks[0]), _first_lane(marks[1])
+        dot_at = np.where(low < 8, low, 8 + high)
+        ok &= (dot_at == 16) | ((dot_at > first + negative) & (dot_at < 15))
+    n_digits = length - negative - (dot_at < 16)
     # a lone sign is no number: with its byte zeroed it would read as 0
     ok &= (n_digits >= 1) & (n_digits <= (TIME_DIGITS if dot else COORDINATE_DIGITS))
-    whole = np.zeros(n, dtype=np.uint64)
-    signed, dotted = bool(negative.any()), bool(has_dot.any())  # else their lanes are empty
-    for word in range(2 - width // 8, 2):
-        w = joined.words[stop - 16 + 8 * word]
-        zeroed = _first_lanes(first - 8 * word)
-        if signed:
-            zeroed |= _lane(first, word, negative)
-        if dotted:
-            zeroed |= _lane(dot_at, word, has_dot)
-        w = (w & ~zeroed) | (ZEROS & zeroed)
-        x = w ^ ZEROS  # a digit's byte is now its value 0-9, any other byte is not under 10
+    whole = np.zeros(len(stop), dtype=np.uint64)
+    lead = first + negative  # the sign, where there is one, is zeroed with the bytes before
+    for word, w in words.items():
+        zeroed = BEFORE[word][lead]
+        if dot:
+            zeroed |= ONE[word][dot_at]
+        # a digit's byte is now its value 0-9, a zeroed byte 0, any other byte not under 10
+        x = (w ^ ZEROS) & ~zeroed
         ok &= ((((x & LOW7) + TEN_UP) | x) & HIGH_BITS) == 0
         whole = whole * np.uint64(10**8) + _eight_digits(x)
-    whole_int = np.where(ok, whole, 0).astype(np.int64)
-    mantissa = np.where(
-        has_dot, (whole_int // POW10[frac + 1]) * POW10[frac] + whole_int % POW10[frac], whole_int
-    )
+    whole_int = whole.view(np.int64)  # below 10**16 where ok; no use made of it elsewhere
+    frac = FRAC[dot_at]
+    # the dot's zero digit taken out: whole = int * 10**(frac + 1) + fraction
+    high_part = whole_int // POW10[frac + 1]
+    fraction = whole_int - high_part * POW10[frac + 1]
+    mantissa = np.where(dot_at < 16, high_part * POW10[frac] + fraction, whole_int)
     return mantissa, frac, negative, ok
 
 
