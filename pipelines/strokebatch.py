@@ -210,19 +210,25 @@ def _fill_dropped_batch(
     if not filled.any():
         return batch, filled
     n = len(batch.x)
-    repeat = np.concatenate([missing, [0]]) + 1
-    base = np.repeat(np.arange(n), repeat)
-    offset_in_group = np.arange(len(base)) - np.repeat(np.cumsum(repeat) - repeat, repeat)
-    frac = offset_in_group / np.repeat(repeat, repeat)
-    last = (batch.points[1:] - 1)[batch.point_line()]
-    nxt = np.minimum(base + 1, last[base])
-    x = np.rint(batch.x[base] + frac * (batch.x[nxt] - batch.x[base])).astype(np.int64)
-    y = np.rint(batch.y[base] + frac * (batch.y[nxt] - batch.y[base])).astype(np.int64)
-    t = batch.t[base] + frac * (batch.t[nxt] - batch.t[base])
-    changed = (filled > 0)[batch.point_line()][base]
-    t = np.where(changed, t, batch.t[base])  # lines without a gap keep their times as they are
-    position = np.zeros(n + 1, dtype=np.int64)
+    repeat = np.ones(n, dtype=np.int64)  # each point, and the points filled after it
+    repeat[:-1] += missing
+    position = np.zeros(n + 1, dtype=np.int64)  # where each point goes, the filled ones between
     position[1:] = np.cumsum(repeat)
+    x = np.empty(position[n], dtype=np.int64)
+    y = np.empty(position[n], dtype=np.int64)
+    t = np.empty(position[n], dtype=np.float64)
+    x[position[:n]], y[position[:n]], t[position[:n]] = batch.x, batch.y, batch.t
+    # the k-th of the m points filled after point i: i + k / (m + 1) of the way to point i + 1
+    # (the same arithmetic as `fill_dropped`; at k = 0 it gives point i itself, exactly)
+    gap = np.flatnonzero(missing)
+    count = missing[gap]
+    base = np.repeat(gap, count)
+    k = np.arange(len(base)) - np.repeat(np.cumsum(count) - count, count) + 1
+    frac = k / np.repeat(count + 1, count)
+    at = position[base] + k
+    x[at] = np.rint(batch.x[base] + frac * (batch.x[base + 1] - batch.x[base]))
+    y[at] = np.rint(batch.y[base] + frac * (batch.y[base + 1] - batch.y[base]))
+    t[at] = batch.t[base] + frac * (batch.t[base + 1] - batch.t[base])
     return InkBatch(
         x, y, t, batch.timed, position[batch.ends], position[batch.points], batch.strokes
     ), filled

@@ -56,9 +56,8 @@ class Ink:
         n = len(self.x)
         if len(self.y) != n or (self.t is not None and len(self.t) != n):
             raise ValueError("x, y and t differ in length")
-        if len(self.ends) and (
-            self.ends[-1] != n or np.any(np.diff(self.ends) < 0) or self.ends[0] < 0
-        ):
+        ends = self.ends
+        if len(ends) and (ends[-1] != n or ends[0] < 0 or (ends[1:] < ends[:-1]).any()):
             raise ValueError("stroke ends must be non-decreasing and end at the number of points")
         if not len(self.ends) and n:
             raise ValueError("points without strokes")

@@ -452,6 +452,8 @@ def _digits_of(
         ok &= ((((x & LOW7) + TEN_UP) | x) & HIGH_BITS) == 0
         whole = whole * np.uint64(10**8) + _eight_digits(x)
     whole_int = whole.view(np.int64)  # below 10**16 where ok; no use made of it elsewhere
+    if not dot:
+        return whole_int, np.zeros(len(stop), dtype=np.int64), negative, ok
     frac = FRAC[dot_at]
     # the dot's zero digit taken out: whole = int * 10**(frac + 1) + fraction
     high_part = whole_int // POW10[frac + 1]
