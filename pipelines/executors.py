@@ -10,16 +10,29 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
 from multiprocessing import get_all_start_methods, get_context
 from typing import Any, Literal
 
 from graves_data.pipelines.cluster import dispatch_dask, map_dask
 from graves_data.pipelines.job import BuildJob, Execution, ProcessFn, Unit, UnitContext, UnitResult
 from graves_data.pipelines.job import unit_fingerprint as unit_fingerprint
-from graves_data.pipelines.worker import finished_result, run_unit
+from graves_data.pipelines.worker import (
+    Inputs,
+    finished_result,
+    make_rows,
+    read_inputs,
+    run_unit,
+    write_result,
+)
 from graves_data.progress import CountBar
-from graves_data.storage import Location
+from graves_data.storage import Location, resolve
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +94,47 @@ def _dispatch(
     if where == "dask":
         yield from dispatch_dask(process, todo, ctx, execution)
     elif where == "serial":
-        for unit, fingerprint in todo:
-            yield run_unit(process, unit, ctx, fingerprint)
+        yield from _dispatch_serial(process, todo, ctx)
     else:
         yield from _dispatch_pool(process, todo, ctx, workers)
+
+
+def _dispatch_serial(
+    process: ProcessFn, todo: Iterator[tuple[Unit, str]], ctx: UnitContext[Any]
+) -> Iterator[UnitResult]:
+    """Units one after another in this process, with their I/O beside the work: a thread
+    reads (and hashes) the next unit's files while this one is made, and another encodes and
+    writes the previous one's shard (file reads, sha256 and Parquet encoding release the GIL).
+    The rows of each unit are made here, in unit order, so the bytes are those of `run_unit`;
+    at most three units are in memory. Errors come out as `run_unit` raises them."""
+    raw = resolve(ctx.raw_url)
+    with ThreadPoolExecutor(1) as reader, ThreadPoolExecutor(1) as writer:
+        written: Future[UnitResult] | None = None
+        try:
+            ahead = _read_ahead(reader, raw, todo)
+            while ahead is not None:
+                unit, fingerprint, inputs = ahead
+                ahead = _read_ahead(reader, raw, todo)
+                made = make_rows(process, unit, ctx, inputs.result())
+                if written is not None:
+                    yield written.result()
+                written = writer.submit(write_result, unit, ctx, made, fingerprint)
+            if written is not None:
+                yield written.result()
+        except BaseException:
+            if written is not None:
+                written.cancel()
+            raise
+
+
+def _read_ahead(
+    reader: ThreadPoolExecutor, raw: Location, todo: Iterator[tuple[Unit, str]]
+) -> tuple[Unit, str, Future[Inputs]] | None:
+    step = next(todo, None)
+    if step is None:
+        return None
+    unit, fingerprint = step
+    return unit, fingerprint, reader.submit(read_inputs, raw, unit)
 
 
 def _dispatch_pool(

@@ -20,6 +20,7 @@ from graves_data.pipelines.job import (
     UnitContext,
     UnitInput,
     UnitResult,
+    UnitRows,
 )
 from graves_data.schema import canonical_json
 from graves_data.shards import ShardWriter, build_state, read_json
@@ -39,17 +40,33 @@ def read_inputs(raw: Location, unit: Unit) -> tuple[UnitInput, tuple[SourceFile,
     return UnitInput(files, spans), sources
 
 
-def make_result(process: ProcessFn, unit: Unit, ctx: UnitContext[Any]) -> UnitResult:
-    """Inputs -> rows (the corpus's part) -> one shard."""
-    data, sources = read_inputs(resolve(ctx.raw_url), unit)
+Inputs = tuple[UnitInput, tuple[SourceFile, ...]]
+
+
+def make_rows(
+    process: ProcessFn, unit: Unit, ctx: UnitContext[Any], inputs: Inputs | None = None
+) -> tuple[UnitRows, BadInputPolicy, tuple[SourceFile, ...]]:
+    """Inputs (read here unless given, as `read_inputs` gives them) -> rows: the corpus's
+    part, with what its policy quarantined and the sources read."""
+    data, sources = inputs if inputs is not None else read_inputs(resolve(ctx.raw_url), unit)
     policy = BadInputPolicy(ctx.on_bad_input)
-    rows = process(unit, data, ctx, policy)
+    return process(unit, data, ctx, policy), policy, sources
+
+
+def write_result(
+    unit: Unit,
+    ctx: UnitContext[Any],
+    made: tuple[UnitRows, BadInputPolicy, tuple[SourceFile, ...]],
+    fingerprint: str,
+) -> UnitResult:
+    """Rows -> one shard, written atomically, and the record that the unit is done."""
+    rows, policy, sources = made
     out = resolve(ctx.out_url)
     with ShardWriter(out, unit.shard, ctx.schema, ctx.metadata, rows.row_group_rows) as writer:
         writer.write(rows.table)
     if writer.info is None:
         raise RuntimeError(f"{unit.shard}: shard writer finished without a shard")
-    return UnitResult(
+    result = UnitResult(
         key=unit.key,
         split=unit.split,
         shard=writer.info,
@@ -58,14 +75,14 @@ def make_result(process: ProcessFn, unit: Unit, ctx: UnitContext[Any]) -> UnitRe
         totals=rows.totals,
         symbol_counts=rows.symbol_counts,
     )
+    record = {"fingerprint": fingerprint, "result": result.to_json()}
+    sidecar(out, unit).write_atomic(canonical_json(record).encode())
+    return result
 
 
 def run_unit(process: ProcessFn, unit: Unit, ctx: UnitContext[Any], fingerprint: str) -> UnitResult:
     """Run one unit in a worker and record it as done (once its shard is written)."""
-    result = make_result(process, unit, ctx)
-    record = {"fingerprint": fingerprint, "result": result.to_json()}
-    sidecar(resolve(ctx.out_url), unit).write_atomic(canonical_json(record).encode())
-    return result
+    return write_result(unit, ctx, make_rows(process, unit, ctx), fingerprint)
 
 
 def finished_result(root: Location, unit: Unit, fingerprint: str) -> UnitResult | None:
