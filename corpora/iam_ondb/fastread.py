@@ -79,7 +79,7 @@ class _Joined:
     @staticmethod
     def of(datas: Sequence[bytes]) -> _Joined:
         pad = b"\0" * PAD
-        data = pad + b"".join(datas) + pad
+        data = b"".join([pad, *datas, pad])  # one copy
         bounds = np.zeros(len(datas) + 1, dtype=np.int64)
         bounds[1:] = np.cumsum([len(d) for d in datas])
         words = np.ndarray((len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
@@ -216,6 +216,7 @@ class _Scan:
     close_tag: IntArray  # per file: which "<" is its </StrokeSet>
     quotes: list[IntArray] = field(default_factory=list)  # the 6 quotes of each body Point
     points: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
+    inside: BoolArray = field(default_factory=lambda: np.zeros(0, bool))  # `in_body`, first
 
     @staticmethod
     def of(joined: _Joined) -> _Scan:
@@ -267,7 +268,7 @@ class _Scan:
 
     def check_nesting(self) -> None:
         """Inside each StrokeSet: only strokes of points, the points of the StrokeSet only."""
-        inside = self.in_body()
+        inside = self.inside = self.in_body()
         tags = np.arange(len(self.lt))
         self.invalidate(tags, inside & ~np.isin(self.kind, (POINT, HEAD, BARE_HEAD, CLOSE)))
         self.invalidate(tags, (self.kind == POINT) & ~inside)
@@ -283,7 +284,7 @@ class _Scan:
         "<" (and after `<StrokeSet>`) must all be white space: every byte of a StrokeSet's
         content is in one tag or in one such gap.
         """
-        body = np.flatnonzero(self.in_body())
+        body = np.flatnonzero(self.inside & self.valid[self.file_of])  # `in_body` now
         at, kinds = self.lt[body], self.kind[body]
         ends = at + len(TAGS[CLOSE])  # one past each tag's last byte
         ends[kinds == BARE_HEAD] = at[kinds == BARE_HEAD] + len(TAGS[BARE_HEAD])
@@ -346,16 +347,20 @@ class _Scan:
     def inks(self, out: list[Ink | None]) -> list[Ink | None]:
         """The points of every valid file (None stays for the others)."""
         keep = self.valid[self.file_of[self.points]]
-        points = self.points[keep]
-        q = [quotes[keep] for quotes in self.quotes]
+        points, q = self.points, self.quotes
+        if not keep.all():
+            points, q = points[keep], [quotes[keep] for quotes in q]
         x, x_ok = _integers(self.joined, q[1], q[1] - q[0] - 1)
         y, y_ok = _integers(self.joined, q[3], q[3] - q[2] - 1)
         t, t_ok = _decimals(self.joined, q[5], q[5] - q[4] - 1)
         self.invalidate(points, ~(x_ok & y_ok & t_ok & (np.abs(t) <= MAX_TIME)))
         heads = np.flatnonzero(np.isin(self.kind, (HEAD, BARE_HEAD)) & self.valid[self.file_of])
         keep = self.valid[self.file_of[points]]
-        points, x, y, t = points[keep], x[keep], y[keep], t[keep]
-        stroke_of = np.searchsorted(heads, points) - 1
+        if not keep.all():
+            points, x, y, t = points[keep], x[keep], y[keep], t[keep]
+        is_head = np.zeros(len(self.lt), dtype=np.int64)
+        is_head[heads] = 1
+        stroke_of = (np.cumsum(is_head) - 1)[points]  # the last head before each point
         stroke_ends = np.cumsum(np.bincount(stroke_of, minlength=len(heads)))
         files = np.flatnonzero(self.valid)
         point_file, head_file = self.file_of[points], self.file_of[heads]
