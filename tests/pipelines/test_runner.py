@@ -111,3 +111,49 @@ def test_a_remote_sources_json_with_a_bad_entry_is_a_clear_error() -> None:
     raw.join("SOURCES.json").write_atomic(b"{not json")
     with pytest.raises(SourcesFileError, match="cannot be read as JSON"):
         downloaded_sources(raw)
+
+
+def test_serial_units_overlap_their_io_but_keep_order_and_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The serial path reads the next unit and writes the last one on threads: results still
+    come in unit order, a unit's shard is written only after its rows are made, and a read
+    error of a later unit surfaces as it is raised, once the units before it are written."""
+    from types import SimpleNamespace
+    from typing import Any
+
+    from graves_data.pipelines import executors
+
+    events: list[str] = []
+
+    def read(raw: Any, unit: Any) -> tuple[str, tuple[()]]:
+        if unit.key == "u3":
+            raise FileNotFoundError(f"{unit.key}/stroke.xml: gone")
+        return f"inputs of {unit.key}", ()
+
+    def make(process: Any, unit: Any, ctx: Any, inputs: Any) -> tuple[str, None, tuple[()]]:
+        assert inputs == (f"inputs of {unit.key}", ())
+        events.append(f"made {unit.key}")
+        return f"rows of {unit.key}", None, ()
+
+    def write(unit: Any, ctx: Any, made: Any, fingerprint: str) -> str:
+        assert made[0] == f"rows of {unit.key}" and fingerprint == f"fp {unit.key}"
+        events.append(f"wrote {unit.key}")
+        return unit.key
+
+    monkeypatch.setattr(executors, "read_inputs", read)
+    monkeypatch.setattr(executors, "make_rows", make)
+    monkeypatch.setattr(executors, "write_result", write)
+    ctx: Any = SimpleNamespace(raw_url=str(tmp_path))
+    units = [SimpleNamespace(key=f"u{i}") for i in range(3)]
+    todo = iter([(unit, f"fp {unit.key}") for unit in units])
+    results = list(executors._dispatch_serial(None, todo, ctx))  # type: ignore[arg-type]
+    assert results == ["u0", "u1", "u2"]
+    for key in ("u0", "u1", "u2"):
+        assert events.index(f"made {key}") < events.index(f"wrote {key}")
+    events.clear()
+    failing = [SimpleNamespace(key=k) for k in ("u0", "u3", "u4")]
+    todo = iter([(unit, f"fp {unit.key}") for unit in failing])
+    with pytest.raises(FileNotFoundError, match=r"u3/stroke\.xml"):
+        list(executors._dispatch_serial(None, todo, ctx))  # type: ignore[arg-type]
+    assert "wrote u0" in events and "made u3" not in events and "made u4" not in events
