@@ -65,10 +65,15 @@ def gate_views(buffer: torch.Tensor) -> Gates:
 class _Cell:
     """One step of the cell, forward and backward, on preallocated (B, 4H) / (B, H) blocks."""
 
-    def __init__(self, batch: int, hidden: int, like: torch.Tensor) -> None:
+    def __init__(
+        self, batch: int, hidden: int, like: torch.Tensor, peepholes: bool = False
+    ) -> None:
         self.tanh_c = like.new_empty(batch, hidden)
         self.scratch = like.new_empty(batch, hidden)
         self.acts = gate_views(like.new_empty(1, batch, 4 * hidden))  # one step's, backward
+        # the backward's per-row sums of d pre-activation x cell state, for the peepholes'
+        # gradients: added up step by step while both are in cache, not in a pass over all steps
+        self.peephole_sums = like.new_zeros(3, batch, hidden).unbind(0) if peepholes else None
 
     def forward(
         self,
@@ -143,6 +148,10 @@ class _Cell:
         df.addcmul_(df, f, value=-1.0)
         if bound is not None:
             (gates.whole if peephole is None else gates.sigmoid_tanh)[t].clamp_(-bound, bound)
+        if self.peephole_sums is not None:  # d w_ci, d w_cf, d w_co, before the sum over rows
+            self.peephole_sums[0].addcmul_(di, c_prev)
+            self.peephole_sums[1].addcmul_(df, c_prev)
+            self.peephole_sums[2].addcmul_(do, c_t)
         # to the previous cell state: dc f (+ w_ci d i_pre + w_cf d f_pre)
         dc.mul_(f)
         if peephole is not None:
@@ -155,28 +164,16 @@ def _rows(peephole: torch.Tensor | None) -> list[torch.Tensor] | None:
 
 
 def _recurrent_grads(
-    dgates: torch.Tensor,
-    outputs: torch.Tensor,
-    h0: torch.Tensor,
-    cells: torch.Tensor,
-    c0: torch.Tensor,
-    peephole: torch.Tensor | None,
+    dgates: torch.Tensor, outputs: torch.Tensor, h0: torch.Tensor, cell: _Cell
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """d W_hh = sum_t dgates_t^T h_{t-1}, and the peepholes' gradients, over all steps at once."""
-    four, n = dgates.shape[-1], c0.shape[-1]
+    """d W_hh = sum_t dgates_t^T h_{t-1} over all steps at once, and the peepholes' gradients
+    from the sums the backward's steps made."""
+    four, n = dgates.shape[-1], h0.shape[-1]
     grad_w = dgates[0].t() @ h0
     if dgates.shape[0] > 1:
         grad_w.addmm_(dgates[1:].reshape(-1, four).t(), outputs[:-1].reshape(-1, n))
-    if peephole is None:
-        return grad_w, None
-    grad_p = torch.empty_like(peephole)
-    grad_p[0] = (dgates[0, :, :n] * c0).sum(0)
-    grad_p[1] = (dgates[0, :, n : 2 * n] * c0).sum(0)
-    if dgates.shape[0] > 1:
-        grad_p[0] += (dgates[1:, :, :n] * cells[:-1]).sum((0, 1))
-        grad_p[1] += (dgates[1:, :, n : 2 * n] * cells[:-1]).sum((0, 1))
-    grad_p[2] = (dgates[:, :, 3 * n :] * cells).sum((0, 1))
-    return grad_w, grad_p
+    sums = cell.peephole_sums
+    return grad_w, None if sums is None else torch.stack([s.sum(0) for s in sums])
 
 
 class _LSTMFunction(torch.autograd.Function):
@@ -192,15 +189,17 @@ class _LSTMFunction(torch.autograd.Function):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         steps, batch, four = projected.shape
         n = four // 4
-        gates = projected.clone(memory_format=torch.contiguous_format)
+        # the pre-activations are written into a buffer of their own (the input parts are
+        # read, not copied first): W_x x_t + b + W_h h_{t-1}
+        gates = projected.new_empty(steps, batch, four)
         outputs = projected.new_empty(steps, batch, n)
         cells = projected.new_empty(steps, batch, n)
         cell, views, peep = _Cell(batch, n, projected), gate_views(gates), _rows(peephole)
-        hs, cs = outputs.unbind(0), cells.unbind(0)
+        inputs, hs, cs = projected.unbind(0), outputs.unbind(0), cells.unbind(0)
         w_t = weight_hh.t()
         h, c = h0, c0
         for t in range(steps):
-            views.whole[t].addmm_(h, w_t)
+            torch.addmm(inputs[t], h, w_t, out=views.whole[t])
             cell.forward(views, t, c, cs[t], hs[t], peep)
             h, c = hs[t], cs[t]
         ctx.save_for_backward(gates, outputs, cells, h0, c0, weight_hh, peephole)  # type: ignore[arg-type]
@@ -220,7 +219,8 @@ class _LSTMFunction(torch.autograd.Function):
         # the derivatives overwrite the activations, step by step (autograd's version counter
         # refuses a second backward through them, as retain_graph would ask)
         dgates = gates
-        cell, grads = _Cell(batch, four // 4, gates), gate_views(dgates)
+        cell = _Cell(batch, four // 4, gates, peephole is not None)
+        grads = gate_views(dgates)
         cs, douts, peep = cells.unbind(0), grad_out.unbind(0), _rows(peephole)
         dh = grad_out[-1].clone()
         dc = grad_c.clone()
@@ -230,7 +230,7 @@ class _LSTMFunction(torch.autograd.Function):
             if t:
                 torch.addmm(douts[t - 1], grads.whole[t], weight_hh, out=dh)
         grad_h0 = dgates[0] @ weight_hh
-        grad_w, grad_p = _recurrent_grads(dgates, outputs, h0, cells, c0, peephole)
+        grad_w, grad_p = _recurrent_grads(dgates, outputs, h0, cell)
         return dgates, grad_h0, dc, grad_w, grad_p, None
 
 
@@ -314,7 +314,7 @@ class _WindowFunction(torch.autograd.Function):
         steps, batch, four = projected.shape
         n, k, (chars, vocab) = four // 4, window_weight.shape[0] // 3, onehot.shape[1:]
         positions = chars + int(keep_phi)
-        gates = projected.clone(memory_format=torch.contiguous_format)
+        gates = projected.new_empty(steps, batch, four)  # as in `_LSTMFunction.forward`
         outputs = projected.new_empty(steps, batch, n)
         cells = projected.new_empty(steps, batch, n)
         exped = projected.new_empty(steps, batch, 3 * k)
@@ -323,7 +323,7 @@ class _WindowFunction(torch.autograd.Function):
         phis = projected.new_empty(steps if keep_phi else 1, batch, positions)
         masked = projected.new_empty(batch, chars)
         cell, window = _Cell(batch, n, projected), _Window(batch, k, positions, projected)
-        views, peep = gate_views(gates), _rows(peephole)
+        views, peep, inputs = gate_views(gates), _rows(peephole), projected.unbind(0)
         hs, cs, es, ks = outputs.unbind(0), cells.unbind(0), exped.unbind(0), kappas.unbind(0)
         steps_k = exped[..., 2 * k :].unbind(0)
         ws, ws_rows = windows.unbind(0), windows.unsqueeze(2).unbind(0)
@@ -333,7 +333,7 @@ class _WindowFunction(torch.autograd.Function):
         w_hh_t, w_in_t, w_win_t = weight_hh.t(), weight_window_in.t(), window_weight.t()
         h, c, w, kappa = h0, c0, w0, kappa0
         for t in range(steps):
-            views.whole[t].addmm_(h, w_hh_t).addmm_(w, w_in_t)
+            torch.addmm(inputs[t], h, w_hh_t, out=views.whole[t]).addmm_(w, w_in_t)
             cell.forward(views, t, c, cs[t], hs[t], peep)
             h, c = hs[t], cs[t]
             torch.addmm(window_bias, h, w_win_t, out=es[t]).exp_()
@@ -380,7 +380,8 @@ class _WindowFunction(torch.autograd.Function):
         steps, batch, four = gates.shape
         k, chars = window_weight.shape[0] // 3, onehot.shape[1]
         dgates, dexped = gates, torch.empty_like(exped)  # dgates over the activations
-        cell, window = _Cell(batch, four // 4, gates), _Window(batch, k, chars, gates)
+        cell = _Cell(batch, four // 4, gates, peephole is not None)
+        window = _Window(batch, k, chars, gates)
         dphi = gates.new_empty(batch, chars)
         phi = gates.new_empty(batch, chars)
         spread = gates.new_empty(batch, k, chars)
@@ -418,7 +419,7 @@ class _WindowFunction(torch.autograd.Function):
                 torch.addmm(douts[t - 1], grads.whole[t], weight_hh, out=dh)
                 torch.addmm(dwins[t - 1], grads.whole[t], weight_window_in, out=dw)
         grad_h0, grad_w0 = dgates[0] @ weight_hh, dgates[0] @ weight_window_in
-        grad_hh, grad_p = _recurrent_grads(dgates, outputs, h0, cells, c0, peephole)
+        grad_hh, grad_p = _recurrent_grads(dgates, outputs, h0, cell)
         grad_in = dgates[0].t() @ w0
         if steps > 1:
             grad_in.addmm_(dgates[1:].reshape(-1, four).t(), windows[:-1].reshape(-1, w0.shape[1]))
