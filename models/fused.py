@@ -20,6 +20,8 @@ and of the output layer stay in bfloat16 there).
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import torch
@@ -176,34 +178,90 @@ def _recurrent_grads(
     return grad_w, None if sums is None else torch.stack([s.sum(0) for s in sums])
 
 
+# steps whose input projections W_x x_t + b are formed together, just before the recurrence
+# reads them (and whose derivatives, in the backward, give the input and weight gradients just
+# after they are formed): a block of 16 x B rows is a good matmul and stays in cache, where a
+# pass over the whole sequence would meet it again only from main memory. On CUDA there is no
+# such cache to keep: one block holds every step.
+CPU_BLOCK = 16
+
+
+class _Projection(NamedTuple):
+    """The layer's inputs, each (T, B, I_j), with their columns of the input weights."""
+
+    parts: tuple[torch.Tensor, ...]
+    weights: list[torch.Tensor]  # (4H, I_j) views of W_x
+
+    @staticmethod
+    def of(parts: tuple[torch.Tensor, ...], weight_ih: torch.Tensor) -> _Projection:
+        bounds = [0]
+        for part in parts:
+            bounds.append(bounds[-1] + part.shape[-1])
+        return _Projection(parts, [weight_ih[:, a:b] for a, b in itertools.pairwise(bounds)])
+
+    def into(self, out: torch.Tensor, bias: torch.Tensor, start: int, stop: int) -> None:
+        """W_x x_t + b for steps start..stop-1 into `out`, (stop - start, B, 4H)."""
+        rows = out.view(-1, out.shape[-1])
+        for j, (part, weight) in enumerate(zip(self.parts, self.weights, strict=True)):
+            block = part[start:stop].reshape(-1, part.shape[-1])
+            if j == 0:
+                torch.addmm(bias, block, weight.t(), out=rows)
+            else:
+                rows.addmm_(block, weight.t())
+
+    def backward(
+        self, dgates: torch.Tensor, start: int, grads: list[torch.Tensor | None], wanted: list[bool]
+    ) -> list[torch.Tensor]:
+        """From the pre-activations' derivatives of steps start..stop-1, (stop - start, B, 4H):
+        write the inputs' derivatives there into `grads` (where wanted) and return each part's
+        block of d W_x."""
+        rows = dgates.reshape(-1, dgates.shape[-1])
+        stop = start + dgates.shape[0]
+        blocks = []
+        for part, weight, grad, want in zip(self.parts, self.weights, grads, wanted, strict=True):
+            if want and grad is not None:
+                torch.mm(rows, weight, out=grad[start:stop].view(-1, part.shape[-1]))
+            blocks.append(rows.t() @ part[start:stop].reshape(-1, part.shape[-1]))
+        return blocks
+
+
+def _blocks(steps: int, size: int) -> list[tuple[int, int]]:
+    return [(a, min(steps, a + size)) for a in range(0, steps, size)]
+
+
 class _LSTMFunction(torch.autograd.Function):
     @staticmethod
     def forward(
         ctx: FunctionCtx,
-        projected: torch.Tensor,
+        bound: float | None,
+        block: int,
         h0: torch.Tensor,
         c0: torch.Tensor,
         weight_hh: torch.Tensor,
         peephole: torch.Tensor | None,
-        bound: float | None,
+        weight_ih: torch.Tensor,
+        bias: torch.Tensor,
+        *parts: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        steps, batch, four = projected.shape
+        steps, batch = parts[0].shape[:2]
+        four = weight_hh.shape[0]
         n = four // 4
-        # the pre-activations are written into a buffer of their own (the input parts are
-        # read, not copied first): W_x x_t + b + W_h h_{t-1}
-        gates = projected.new_empty(steps, batch, four)
-        outputs = projected.new_empty(steps, batch, n)
-        cells = projected.new_empty(steps, batch, n)
-        cell, views, peep = _Cell(batch, n, projected), gate_views(gates), _rows(peephole)
-        inputs, hs, cs = projected.unbind(0), outputs.unbind(0), cells.unbind(0)
+        gates = h0.new_empty(steps, batch, four)
+        outputs = h0.new_empty(steps, batch, n)
+        cells = h0.new_empty(steps, batch, n)
+        cell, views, peep = _Cell(batch, n, h0), gate_views(gates), _rows(peephole)
+        hs, cs = outputs.unbind(0), cells.unbind(0)
+        projection = _Projection.of(parts, weight_ih)
         w_t = weight_hh.t()
         h, c = h0, c0
-        for t in range(steps):
-            torch.addmm(inputs[t], h, w_t, out=views.whole[t])
-            cell.forward(views, t, c, cs[t], hs[t], peep)
-            h, c = hs[t], cs[t]
-        ctx.save_for_backward(gates, outputs, cells, h0, c0, weight_hh, peephole)  # type: ignore[arg-type]
-        ctx.bound = bound  # type: ignore[attr-defined]
+        for start, stop in _blocks(steps, block):
+            projection.into(gates[start:stop], bias, start, stop)
+            for t in range(start, stop):
+                views.whole[t].addmm_(h, w_t)
+                cell.forward(views, t, c, cs[t], hs[t], peep)
+                h, c = hs[t], cs[t]
+        ctx.save_for_backward(gates, outputs, cells, h0, c0, weight_hh, peephole, weight_ih, *parts)  # type: ignore[arg-type]
+        ctx.bound, ctx.block = bound, block  # type: ignore[attr-defined]
         return outputs, cells[-1].clone()
 
     @staticmethod
@@ -213,7 +271,7 @@ class _LSTMFunction(torch.autograd.Function):
 
     @staticmethod
     def _backward(ctx: Any, grad_out: torch.Tensor, grad_c: torch.Tensor) -> Any:
-        gates, outputs, cells, h0, c0, weight_hh, peephole = ctx.saved_tensors
+        gates, outputs, cells, h0, c0, weight_hh, peephole, weight_ih, *parts = ctx.saved_tensors
         bound: float | None = ctx.bound
         steps, batch, four = gates.shape
         # the derivatives overwrite the activations, step by step (autograd's version counter
@@ -222,36 +280,64 @@ class _LSTMFunction(torch.autograd.Function):
         cell = _Cell(batch, four // 4, gates, peephole is not None)
         grads = gate_views(dgates)
         cs, douts, peep = cells.unbind(0), grad_out.unbind(0), _rows(peephole)
+        projection = _Projection.of(tuple(parts), weight_ih)
+        wanted = list(ctx.needs_input_grad[8:])
+        grad_parts = [
+            p.new_empty(p.shape) if w else None for p, w in zip(parts, wanted, strict=True)
+        ]
+        grad_ih: list[torch.Tensor] = []
+        grad_bias = gates.new_zeros(four)
         dh = grad_out[-1].clone()
         dc = grad_c.clone()
-        for t in range(steps - 1, -1, -1):
-            c_prev = cs[t - 1] if t else c0
-            cell.backward(grads, t, c_prev, cs[t], dh, dc, peep, bound)
-            if t:
-                torch.addmm(douts[t - 1], grads.whole[t], weight_hh, out=dh)
+        for start, stop in reversed(_blocks(steps, ctx.block)):
+            for t in range(stop - 1, start - 1, -1):
+                c_prev = cs[t - 1] if t else c0
+                cell.backward(grads, t, c_prev, cs[t], dh, dc, peep, bound)
+                if t:
+                    torch.addmm(douts[t - 1], grads.whole[t], weight_hh, out=dh)
+            blocks = projection.backward(dgates[start:stop], start, grad_parts, wanted)
+            grad_ih = (
+                blocks if not grad_ih else [a.add_(b) for a, b in zip(grad_ih, blocks, strict=True)]
+            )
+            grad_bias.add_(dgates[start:stop].sum((0, 1)))
         grad_h0 = dgates[0] @ weight_hh
         grad_w, grad_p = _recurrent_grads(dgates, outputs, h0, cell)
-        return dgates, grad_h0, dc, grad_w, grad_p, None
+        grad_weight_ih = torch.cat(grad_ih, dim=1) if len(grad_ih) > 1 else grad_ih[0]
+        return (
+            None, None, grad_h0, dc, grad_w, grad_p, grad_weight_ih, grad_bias, *grad_parts,
+        )  # fmt: skip
 
 
 def lstm_sequence(
-    projected: torch.Tensor,
+    parts: Sequence[torch.Tensor],
+    weight_ih: torch.Tensor,
+    bias: torch.Tensor,
     state: tuple[torch.Tensor, torch.Tensor],
     weight_hh: torch.Tensor,
     peephole: torch.Tensor | None,
     bound: float | None,
 ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-    """(T, B, 4H) input parts of the pre-activations and the (h, c) before them -> the (T, B, H)
-    outputs and the final (h, c); `bound` clips the pre-activations' derivatives."""
-    dtype = _compute_dtype(projected)
-    with torch.autocast(projected.device.type, enabled=False):
+    """One layer over a whole sequence: its (T, B, I_j) inputs (time-major, their widths adding
+    up to the columns of the (4H, I) input weights) and the (h, c) before them -> the (T, B, H)
+    outputs and the final (h, c); `bound` clips the pre-activations' derivatives.
+
+    The recurrence and the input projections run in float32 where autocast would narrow them
+    (the projections are formed inside, block by block; see `CPU_BLOCK`)."""
+    device = state[0].device
+    dtype = _compute_dtype(state[0])
+    steps = parts[0].shape[0]
+    block = CPU_BLOCK if device.type == "cpu" else max(steps, 1)
+    with torch.autocast(device.type, enabled=False):
         outputs, c = _LSTMFunction.apply(  # type: ignore[no-untyped-call]
-            _float(projected, dtype),
+            bound,
+            block,
             _float(state[0], dtype),
             _float(state[1], dtype),
             _float(weight_hh, dtype),
             None if peephole is None else _float(peephole, dtype),
-            bound,
+            _float(weight_ih, dtype),
+            _float(bias, dtype),
+            *(_float(part, dtype) for part in parts),
         )
     return outputs, (outputs[-1], c)
 
