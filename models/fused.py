@@ -210,19 +210,24 @@ class _Projection(NamedTuple):
                 rows.addmm_(block, weight.t())
 
     def backward(
-        self, dgates: torch.Tensor, start: int, grads: list[torch.Tensor | None], wanted: list[bool]
-    ) -> list[torch.Tensor]:
+        self,
+        dgates: torch.Tensor,
+        start: int,
+        grads: list[torch.Tensor | None],
+        weight_grads: list[torch.Tensor],
+    ) -> None:
         """From the pre-activations' derivatives of steps start..stop-1, (stop - start, B, 4H):
-        write the inputs' derivatives there into `grads` (where wanted) and return each part's
-        block of d W_x."""
+        write the inputs' derivatives there into `grads` (None: not wanted) and add each part's
+        share of d W_x into `weight_grads`."""
         rows = dgates.reshape(-1, dgates.shape[-1])
         stop = start + dgates.shape[0]
-        blocks = []
-        for part, weight, grad, want in zip(self.parts, self.weights, grads, wanted, strict=True):
-            if want and grad is not None:
+        for part, weight, grad, weight_grad in zip(
+            self.parts, self.weights, grads, weight_grads, strict=True
+        ):
+            block = part[start:stop].reshape(-1, part.shape[-1])
+            if grad is not None:
                 torch.mm(rows, weight, out=grad[start:stop].view(-1, part.shape[-1]))
-            blocks.append(rows.t() @ part[start:stop].reshape(-1, part.shape[-1]))
-        return blocks
+            weight_grad.addmm_(rows.t(), block)
 
 
 def _blocks(steps: int, size: int) -> list[tuple[int, int]]:
@@ -284,24 +289,30 @@ class _LSTMFunction(torch.autograd.Function):
         wanted = list(ctx.needs_input_grad[8:])
         grad_parts = [
             p.new_empty(p.shape) if w else None for p, w in zip(parts, wanted, strict=True)
-        ]
-        grad_ih: list[torch.Tensor] = []
+        ]  # contiguous, whatever the parts' strides
+        grad_ih = [w.new_zeros(w.shape) for w in projection.weights]
         grad_bias = gates.new_zeros(four)
+        grad_w = weight_hh.new_zeros(weight_hh.shape)
         dh = grad_out[-1].clone()
         dc = grad_c.clone()
+        # block by block, back from the last: the steps' derivatives, then while they are in
+        # cache what the block gives d W_x, d b, d W_h and the inputs' derivatives
         for start, stop in reversed(_blocks(steps, ctx.block)):
             for t in range(stop - 1, start - 1, -1):
                 c_prev = cs[t - 1] if t else c0
                 cell.backward(grads, t, c_prev, cs[t], dh, dc, peep, bound)
                 if t:
                     torch.addmm(douts[t - 1], grads.whole[t], weight_hh, out=dh)
-            blocks = projection.backward(dgates[start:stop], start, grad_parts, wanted)
-            grad_ih = (
-                blocks if not grad_ih else [a.add_(b) for a, b in zip(grad_ih, blocks, strict=True)]
-            )
+            projection.backward(dgates[start:stop], start, grad_parts, grad_ih)
             grad_bias.add_(dgates[start:stop].sum((0, 1)))
+            first = max(start, 1)  # d W_h = sum_t dgates_t^T h_{t-1}, h_{-1} = h0
+            if stop > first:
+                rows = dgates[first:stop].reshape(-1, four)
+                grad_w.addmm_(rows.t(), outputs[first - 1 : stop - 1].reshape(-1, four // 4))
+        grad_w.addmm_(dgates[0].t(), h0)
         grad_h0 = dgates[0] @ weight_hh
-        grad_w, grad_p = _recurrent_grads(dgates, outputs, h0, cell)
+        sums = cell.peephole_sums
+        grad_p = None if sums is None else torch.stack([s.sum(0) for s in sums])
         grad_weight_ih = torch.cat(grad_ih, dim=1) if len(grad_ih) > 1 else grad_ih[0]
         return (
             None, None, grad_h0, dc, grad_w, grad_p, grad_weight_ih, grad_bias, *grad_parts,
