@@ -21,6 +21,7 @@ and of the output layer stay in bfloat16 there).
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -379,13 +380,21 @@ class _Window:
         self.u = torch.arange(1, positions + 1, dtype=like.dtype, device=like.device)
         self.distance = like.new_empty(batch, mixtures, positions)
         self.weight = like.new_empty(batch, mixtures, positions)
+        # the exponent's floor: the log of the type's smallest normal number (-87.3 in float32)
+        self.floor = math.log(torch.finfo(like.dtype).tiny)
 
     def weights(self, exped: torch.Tensor, kappa: torch.Tensor, phi: torch.Tensor) -> None:
-        """Write phi (B, U) from (alpha, beta, exp kappa_hat) (B, 3K) and kappa (B, K)."""
+        """Write phi (B, U) from (alpha, beta, exp kappa_hat) (B, 3K) and kappa (B, K).
+
+        The characters far from a mixture's kappa have exponents far below the floor: there
+        exp would give subnormal numbers or zero, at 10-16 times the cost of a normal one on
+        x86 CPUs (measured: 265-327 us against 20 us for 32 x 10 x 38), and those weights
+        would slow what multiplies them. Clamped, they are the smallest normal number
+        instead: phi changes by less than alpha x 1.2e-38."""
         k = self.k
         torch.sub(kappa.unsqueeze(-1), self.u, out=self.distance)
         torch.mul(self.distance, self.distance, out=self.weight)
-        self.weight.mul_(exped[:, k : 2 * k].unsqueeze(-1)).neg_().exp_()
+        self.weight.mul_(exped[:, k : 2 * k].unsqueeze(-1)).neg_().clamp_(min=self.floor).exp_()
         torch.bmm(exped[:, :k].unsqueeze(1), self.weight, out=phi.unsqueeze(1))
 
 
