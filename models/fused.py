@@ -500,12 +500,13 @@ class _WindowFunction(torch.autograd.Function):
         alphas, betas, steps_k = (exped[..., j * k : (j + 1) * k].unbind(0) for j in range(3))
         dalphas, dbetas, dsteps = (dexped[..., j * k : (j + 1) * k].unbind(0) for j in range(3))
         dalpha_cols = dexped[..., :k].unsqueeze(-1).unbind(0)
-        dw_col, dphi_col, dphi_row = dw.unsqueeze(-1), dphi.unsqueeze(-1), dphi.unsqueeze(1)
+        dphi_col, dphi_row = dphi.unsqueeze(-1), dphi.unsqueeze(1)
+        ids = onehot.argmax(-1)  # each text position's character: its one-hot row's 1
         for t in range(steps - 1, -1, -1):
             alpha, beta = alphas[t], betas[t]
             # the window: phi -> (alpha, beta, kappa) -> the window layer's outputs
             window.weights(es[t], ks[t], phi)
-            torch.bmm(onehot, dw_col, out=dphi_col)
+            torch.gather(dw, 1, ids, out=dphi)  # d phi_u = d w . onehot_u = d w[c_u]
             dphi.mul_(text_mask)
             torch.bmm(window.weight, dphi_col, out=dalpha_cols[t])
             dalphas[t].mul_(alpha)  # d alpha_hat = d alpha * alpha
