@@ -13,14 +13,17 @@
   `--clip norm`, and on the stepped oracle, against the bare loop (3 `nn.LSTM` layers with skip
   connections, no peepholes, no clipping, the same mixture head; oneDNN on the CPU) (targets:
   prediction / bare <= 1.0, synthesis / prediction <= 1.15); the ATen calls per time step of
-  each; and the peak resident memory of `graves-data train handwriting` (3 x 400, peepholes,
-  batch 32, whole lines) on each LSTM path, by `/usr/bin/time -v` (target <= 1.5 GB).
+  each; and the peak resident memory and CPU time of `graves-data train handwriting` (3 x 400,
+  peepholes, batch 32, whole lines) by `/usr/bin/time -v` (target <= 1.5 GB): with the
+  defaults, in one pass a batch (`--pass-points 0`), and on the stepped path.
 
 Times are process CPU times with one torch thread: the machines these run on are shared, and
 CPU time is what another process's load disturbs least (wall times are in train.json too).
-The corpus is generated (`graves-data synth iam-ondb`) and built with the real pipeline, cached
-in bench/out/cache; `--data` takes a built dataset instead (the real corpus, for the LSTM paths
-and the memory). Results: bench/out/train.json and the markdown fragment bench/out/train.md.
+The loader and step figures use a generated corpus (`graves-data synth iam-ondb`, built with
+the real pipeline); the LSTM paths and the memory use the real release where
+../shared/data has it (built once by the real pipeline), else the generated corpus; both are
+cached in bench/out/cache, and `--data` takes a built dataset instead. Results:
+bench/out/train.json and the markdown fragment bench/out/train.md.
 
     python -m bench.bench_train [--quick] [--data DATASET]
 """
@@ -61,6 +64,23 @@ def ensure_dataset(lines: int, seed: int = 11) -> Path:
     if not (dataset / "manifest.json").exists():
         shutil.rmtree(dataset, ignore_errors=True)
         build(raw, dataset, IamParams(), execution=Execution(workers=1, progress=False))
+    return dataset
+
+
+def real_dataset() -> Path | None:
+    """The real IAM-OnDB release built by the real pipeline into bench/out/cache (once), or
+    None where ../shared/data lacks the release."""
+    from bench.iam_inputs import real_release
+    from graves_data.corpora.iam_ondb import IamParams, build
+    from graves_data.pipelines.runner import Execution
+
+    raw = real_release()
+    if raw is None:
+        return None
+    dataset = CACHE / "iam-real-dataset"
+    if not (dataset / "manifest.json").exists():
+        shutil.rmtree(dataset, ignore_errors=True)
+        build(str(raw), str(dataset), IamParams(), execution=Execution(workers=2, progress=False))
     return dataset
 
 
@@ -214,26 +234,49 @@ def lstm_paths(data: Path, repeats: int, points: int) -> dict[str, Any]:
     }
 
 
-def train_memory(data: Path, impl: str, steps: int, run: Path) -> dict[str, Any]:
-    """Peak RSS of `graves-data train handwriting` (3 x 400, peepholes, batch 32, whole lines)."""
+# `graves-data train handwriting` runs whose peak memory is measured: (label, LSTM path,
+# --pass-points or None for the default)
+MEMORY_RUNS = (
+    ("fused, --pass-points 20,000 (the defaults)", "fused", None),
+    ("fused, one pass a batch (--pass-points 0)", "fused", 0),
+    ("stepped oracle, --pass-points 20,000", "stepped", None),
+)
+
+
+def train_memory(
+    data: Path, label: str, impl: str, points: int | None, steps: int, run: Path
+) -> dict[str, Any]:
+    """Peak RSS and CPU time of `graves-data train handwriting` (3 x 400, peepholes, batch 32,
+    whole lines)."""
     shutil.rmtree(run, ignore_errors=True)
     command = [str(Path(sys.executable).parent / "graves-data"), "train", "handwriting"]
     command += ["--data", str(data), "--run", str(run), "--peepholes", "--batch-size", "32"]
     command += ["--steps", str(steps), "--eval-batches", "1", "--no-progress"]
     command += ["--no-tensorboard", "--lstm-impl", impl]
+    command += [] if points is None else ["--pass-points", str(points)]
     if not Path("/usr/bin/time").exists():
-        return {"impl": impl, "peak_rss_mb": None, "note": "no /usr/bin/time here"}
+        return {"label": label, "peak_rss_mb": None, "note": "no /usr/bin/time here"}
     done = subprocess.run(["/usr/bin/time", "-v", *command], capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"train failed:\n{done.stderr[-3000:]}")
-    found = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
-    wall = re.search(r"Elapsed \(wall clock\) time.*: ([\d:.]+)", done.stderr)
+
+    def field(pattern: str) -> str | None:
+        found = re.search(pattern, done.stderr)
+        return found.group(1) if found else None
+
+    rss, user, system = (
+        field(r"Maximum resident set size \(kbytes\): (\d+)"),
+        field(r"User time \(seconds\): ([\d.]+)"),
+        field(r"System time \(seconds\): ([\d.]+)"),
+    )
     shutil.rmtree(run, ignore_errors=True)
     return {
-        "impl": impl,
+        "label": label,
         "steps": steps,
-        "peak_rss_mb": int(found.group(1)) / 1024 if found else None,
-        "wall": wall.group(1) if wall else None,
+        "peak_rss_mb": int(rss) / 1024 if rss else None,
+        "wall": field(r"Elapsed \(wall clock\) time.*: ([\d:.]+)"),
+        "cpu_s": float(user) + float(system) if user and system else None,
+        "system_s": float(system) if system else None,
     }
 
 
@@ -246,7 +289,7 @@ def main() -> None:
     args = parser.parse_args()
     lines, steps, repeats = (200, 2, 4) if args.quick else (600, 4, 8)
     data = ensure_dataset(lines)
-    real = args.data or data
+    real = args.data or real_dataset() or data
     run = OUT / "tmp" / "train-run"
     torch.manual_seed(0)
     torch.set_num_threads(1)
@@ -258,11 +301,9 @@ def main() -> None:
         "step": step_rate(data, 32, steps, run),
         "overhead": overhead(data, 8, repeats, run),
         "cuda": torch.cuda.is_available(),
-        "paths_data": str(real) if args.data else "generated",
+        "paths_data": "generated" if real == data else f"real ({real.name})",
         "paths": lstm_paths(real, 2 if args.quick else 5, 60 if args.quick else 300),
-        "memory": [
-            train_memory(real, impl, 1 if args.quick else 3, run) for impl in ("fused", "stepped")
-        ],
+        "memory": [train_memory(real, *spec, 1 if args.quick else 3, run) for spec in MEMORY_RUNS],
     }
     result["loader_ratio"] = result["loader"]["points_per_s"] / result["step"]["points_per_s"]
     shutil.rmtree(run, ignore_errors=True)
@@ -333,7 +374,12 @@ def render_paths(r: dict[str, Any]) -> str:
     ]
     header = ["step", "s/step (CPU)", "points/s", "vs bare", "vs bare (fastest)", "ATen/step"]
     memory = [
-        [m["impl"], f"{m['peak_rss_mb']:,.0f} MB" if m["peak_rss_mb"] else "-", str(m["wall"])]
+        [
+            m["label"],
+            f"{m['peak_rss_mb']:,.0f} MB" if m.get("peak_rss_mb") else "-",
+            str(m.get("wall")),
+            f"{m['cpu_s']:.1f} s (system {m['system_s']:.1f} s)" if m.get("cpu_s") else "-",
+        ]
         for m in r["memory"]
     ]
     return (
@@ -352,7 +398,7 @@ def render_paths(r: dict[str, Any]) -> str:
         + "Peak resident memory of `graves-data train handwriting` (3 x 400, peepholes, batch 32, "
         + f"whole lines, {r['memory'][0]['steps']} steps and one validation batch; "
         + "`/usr/bin/time -v`; target <= 1.5 GB):\n\n"
-        + table(["LSTM path", "peak RSS", "wall"], memory)
+        + table(["run", "peak RSS", "wall", "CPU"], memory)
         + "\n"
     )
 

@@ -123,6 +123,13 @@ MODEL_CONFIGS: dict[Task, type[Any]] = {
 }
 
 
+# points per forward and backward pass (`--pass-points`): at the paper's 3 x 400 with peepholes
+# a point holds about 40 KB of activations for the backward, so 20,000 points keep a run of
+# `train handwriting` near 1.2 GB however long a batch's lines (the real release's reach 1,900
+# points, 32 of them 2.4 GB in one pass); typical batches of 32 lines run in one pass
+PASS_POINTS = 20_000
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Optimisation, clipping, length of training, logging and hardware."""
@@ -154,6 +161,12 @@ class TrainConfig:
     lstm_clip: float = option(10.0, "paper clipping: bound on LSTM pre-activation derivatives")
     output_clip: float = option(100.0, "paper clipping: bound on output-layer derivatives")
     max_norm: float = option(10.0, "norm clipping: largest global gradient norm")
+    pass_points: int = option(
+        PASS_POINTS,
+        "most points one forward and backward pass holds: a handwriting batch with more runs "
+        "as consecutive pieces of whole lines (each cut to its longest line) whose gradients "
+        "add up to the batch's, so memory is bounded by this, not by the batch (0: one pass)",
+    )
     lstm_impl: Literal["fused", "stepped"] = option(
         "fused", "LSTM: fused (hand-written backward through time) or stepped (the test oracle)"
     )
@@ -203,8 +216,8 @@ class TrainConfig:
             raise UsageError("--batch-size must be at least 1")
         if min(self.log_every, self.checkpoint_every) < 1 or self.eval_every < 0:
             raise UsageError("--log-every and --checkpoint-every must be at least 1")
-        if self.workers < 0 or self.threads < 0:
-            raise UsageError("--workers and --threads must be at least 0")
+        if self.workers < 0 or self.threads < 0 or self.pass_points < 0:
+            raise UsageError("--workers, --threads and --pass-points must be at least 0")
         finite_at_least("--momentum", self.momentum, 0.0)
         if self.momentum >= 1:
             raise UsageError(f"--momentum must be in [0, 1), not {self.momentum!r}")
@@ -259,6 +272,7 @@ RUNTIME_FIELDS = frozenset(
         "max_minutes",
         "device",
         "threads",
+        "pass_points",
         "amp",
         "workers",
         "log_every",

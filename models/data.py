@@ -23,6 +23,7 @@ split but the very first is a target exactly once per epoch.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
@@ -279,6 +280,29 @@ class HandwritingBatch(NamedTuple):
     @property
     def points(self) -> int:
         return int(self.mask.sum().item())
+
+    def rows(self, start: int, stop: int) -> HandwritingBatch:
+        """Lines start..stop-1, cut to the longest of them (what is cut is padding only)."""
+        mask = self.mask[start:stop]
+        steps = int(mask.sum(dim=1).max().item()) if stop > start else 0
+        return HandwritingBatch(
+            self.inputs[start:stop, :steps],
+            self.targets[start:stop, :steps],
+            mask[:, :steps],
+            self.text[start:stop],
+            self.text_mask[start:stop],
+            self.line_ids[start:stop],
+        )
+
+    def pieces(self, points: int) -> list[HandwritingBatch]:
+        """The batch as consecutive runs of whole lines of at most `points` padded points each
+        (a line longer than that alone); the whole batch where it fits or `points` is 0."""
+        lines, steps = self.mask.shape
+        if points <= 0 or lines * steps <= points:
+            return [self]
+        count = -(-lines // max(1, points // max(steps, 1)))
+        bounds = [lines * k // count for k in range(count + 1)]
+        return [self.rows(a, b) for a, b in itertools.pairwise(bounds)]
 
 
 def lines_of(table: pa.Table, norm: Normalization, max_points: int = 0) -> list[Line]:

@@ -20,6 +20,9 @@ and of the output layer stay in bfloat16 there).
 
 from __future__ import annotations
 
+import itertools
+import math
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import torch
@@ -65,10 +68,15 @@ def gate_views(buffer: torch.Tensor) -> Gates:
 class _Cell:
     """One step of the cell, forward and backward, on preallocated (B, 4H) / (B, H) blocks."""
 
-    def __init__(self, batch: int, hidden: int, like: torch.Tensor) -> None:
+    def __init__(
+        self, batch: int, hidden: int, like: torch.Tensor, peepholes: bool = False
+    ) -> None:
         self.tanh_c = like.new_empty(batch, hidden)
         self.scratch = like.new_empty(batch, hidden)
         self.acts = gate_views(like.new_empty(1, batch, 4 * hidden))  # one step's, backward
+        # the backward's per-row sums of d pre-activation x cell state, for the peepholes'
+        # gradients: added up step by step while both are in cache, not in a pass over all steps
+        self.peephole_sums = like.new_zeros(3, batch, hidden).unbind(0) if peepholes else None
 
     def forward(
         self,
@@ -143,6 +151,10 @@ class _Cell:
         df.addcmul_(df, f, value=-1.0)
         if bound is not None:
             (gates.whole if peephole is None else gates.sigmoid_tanh)[t].clamp_(-bound, bound)
+        if self.peephole_sums is not None:  # d w_ci, d w_cf, d w_co, before the sum over rows
+            self.peephole_sums[0].addcmul_(di, c_prev)
+            self.peephole_sums[1].addcmul_(df, c_prev)
+            self.peephole_sums[2].addcmul_(do, c_t)
         # to the previous cell state: dc f (+ w_ci d i_pre + w_cf d f_pre)
         dc.mul_(f)
         if peephole is not None:
@@ -155,56 +167,107 @@ def _rows(peephole: torch.Tensor | None) -> list[torch.Tensor] | None:
 
 
 def _recurrent_grads(
-    dgates: torch.Tensor,
-    outputs: torch.Tensor,
-    h0: torch.Tensor,
-    cells: torch.Tensor,
-    c0: torch.Tensor,
-    peephole: torch.Tensor | None,
+    dgates: torch.Tensor, outputs: torch.Tensor, h0: torch.Tensor, cell: _Cell
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """d W_hh = sum_t dgates_t^T h_{t-1}, and the peepholes' gradients, over all steps at once."""
-    four, n = dgates.shape[-1], c0.shape[-1]
+    """d W_hh = sum_t dgates_t^T h_{t-1} over all steps at once, and the peepholes' gradients
+    from the sums the backward's steps made."""
+    four, n = dgates.shape[-1], h0.shape[-1]
     grad_w = dgates[0].t() @ h0
     if dgates.shape[0] > 1:
         grad_w.addmm_(dgates[1:].reshape(-1, four).t(), outputs[:-1].reshape(-1, n))
-    if peephole is None:
-        return grad_w, None
-    grad_p = torch.empty_like(peephole)
-    grad_p[0] = (dgates[0, :, :n] * c0).sum(0)
-    grad_p[1] = (dgates[0, :, n : 2 * n] * c0).sum(0)
-    if dgates.shape[0] > 1:
-        grad_p[0] += (dgates[1:, :, :n] * cells[:-1]).sum((0, 1))
-        grad_p[1] += (dgates[1:, :, n : 2 * n] * cells[:-1]).sum((0, 1))
-    grad_p[2] = (dgates[:, :, 3 * n :] * cells).sum((0, 1))
-    return grad_w, grad_p
+    sums = cell.peephole_sums
+    return grad_w, None if sums is None else torch.stack([s.sum(0) for s in sums])
+
+
+# steps whose input projections W_x x_t + b are formed together, just before the recurrence
+# reads them (and whose derivatives, in the backward, give the input and weight gradients just
+# after they are formed): a block of 16 x B rows is a good matmul and stays in cache, where a
+# pass over the whole sequence would meet it again only from main memory. On CUDA there is no
+# such cache to keep: one block holds every step.
+CPU_BLOCK = 16
+
+
+class _Projection(NamedTuple):
+    """The layer's inputs, each (T, B, I_j), with their columns of the input weights."""
+
+    parts: tuple[torch.Tensor, ...]
+    weights: list[torch.Tensor]  # (4H, I_j) views of W_x
+
+    @staticmethod
+    def of(parts: tuple[torch.Tensor, ...], weight_ih: torch.Tensor) -> _Projection:
+        bounds = [0]
+        for part in parts:
+            bounds.append(bounds[-1] + part.shape[-1])
+        return _Projection(parts, [weight_ih[:, a:b] for a, b in itertools.pairwise(bounds)])
+
+    def into(self, out: torch.Tensor, bias: torch.Tensor, start: int, stop: int) -> None:
+        """W_x x_t + b for steps start..stop-1 into `out`, (stop - start, B, 4H)."""
+        rows = out.view(-1, out.shape[-1])
+        for j, (part, weight) in enumerate(zip(self.parts, self.weights, strict=True)):
+            block = part[start:stop].reshape(-1, part.shape[-1])
+            if j == 0:
+                torch.addmm(bias, block, weight.t(), out=rows)
+            else:
+                rows.addmm_(block, weight.t())
+
+    def backward(
+        self,
+        dgates: torch.Tensor,
+        start: int,
+        grads: list[torch.Tensor | None],
+        weight_grads: list[torch.Tensor],
+    ) -> None:
+        """From the pre-activations' derivatives of steps start..stop-1, (stop - start, B, 4H):
+        write the inputs' derivatives there into `grads` (None: not wanted) and add each part's
+        share of d W_x into `weight_grads`."""
+        rows = dgates.reshape(-1, dgates.shape[-1])
+        stop = start + dgates.shape[0]
+        for part, weight, grad, weight_grad in zip(
+            self.parts, self.weights, grads, weight_grads, strict=True
+        ):
+            block = part[start:stop].reshape(-1, part.shape[-1])
+            if grad is not None:
+                torch.mm(rows, weight, out=grad[start:stop].view(-1, part.shape[-1]))
+            weight_grad.addmm_(rows.t(), block)
+
+
+def _blocks(steps: int, size: int) -> list[tuple[int, int]]:
+    return [(a, min(steps, a + size)) for a in range(0, steps, size)]
 
 
 class _LSTMFunction(torch.autograd.Function):
     @staticmethod
     def forward(
         ctx: FunctionCtx,
-        projected: torch.Tensor,
+        bound: float | None,
+        block: int,
         h0: torch.Tensor,
         c0: torch.Tensor,
         weight_hh: torch.Tensor,
         peephole: torch.Tensor | None,
-        bound: float | None,
+        weight_ih: torch.Tensor,
+        bias: torch.Tensor,
+        *parts: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        steps, batch, four = projected.shape
+        steps, batch = parts[0].shape[:2]
+        four = weight_hh.shape[0]
         n = four // 4
-        gates = projected.clone(memory_format=torch.contiguous_format)
-        outputs = projected.new_empty(steps, batch, n)
-        cells = projected.new_empty(steps, batch, n)
-        cell, views, peep = _Cell(batch, n, projected), gate_views(gates), _rows(peephole)
+        gates = h0.new_empty(steps, batch, four)
+        outputs = h0.new_empty(steps, batch, n)
+        cells = h0.new_empty(steps, batch, n)
+        cell, views, peep = _Cell(batch, n, h0), gate_views(gates), _rows(peephole)
         hs, cs = outputs.unbind(0), cells.unbind(0)
+        projection = _Projection.of(parts, weight_ih)
         w_t = weight_hh.t()
         h, c = h0, c0
-        for t in range(steps):
-            views.whole[t].addmm_(h, w_t)
-            cell.forward(views, t, c, cs[t], hs[t], peep)
-            h, c = hs[t], cs[t]
-        ctx.save_for_backward(gates, outputs, cells, h0, c0, weight_hh, peephole)  # type: ignore[arg-type]
-        ctx.bound = bound  # type: ignore[attr-defined]
+        for start, stop in _blocks(steps, block):
+            projection.into(gates[start:stop], bias, start, stop)
+            for t in range(start, stop):
+                views.whole[t].addmm_(h, w_t)
+                cell.forward(views, t, c, cs[t], hs[t], peep)
+                h, c = hs[t], cs[t]
+        ctx.save_for_backward(gates, outputs, cells, h0, c0, weight_hh, peephole, weight_ih, *parts)  # type: ignore[arg-type]
+        ctx.bound, ctx.block = bound, block  # type: ignore[attr-defined]
         return outputs, cells[-1].clone()
 
     @staticmethod
@@ -214,44 +277,79 @@ class _LSTMFunction(torch.autograd.Function):
 
     @staticmethod
     def _backward(ctx: Any, grad_out: torch.Tensor, grad_c: torch.Tensor) -> Any:
-        gates, outputs, cells, h0, c0, weight_hh, peephole = ctx.saved_tensors
+        gates, outputs, cells, h0, c0, weight_hh, peephole, weight_ih, *parts = ctx.saved_tensors
         bound: float | None = ctx.bound
         steps, batch, four = gates.shape
         # the derivatives overwrite the activations, step by step (autograd's version counter
         # refuses a second backward through them, as retain_graph would ask)
         dgates = gates
-        cell, grads = _Cell(batch, four // 4, gates), gate_views(dgates)
+        cell = _Cell(batch, four // 4, gates, peephole is not None)
+        grads = gate_views(dgates)
         cs, douts, peep = cells.unbind(0), grad_out.unbind(0), _rows(peephole)
+        projection = _Projection.of(tuple(parts), weight_ih)
+        wanted = list(ctx.needs_input_grad[8:])
+        grad_parts = [
+            p.new_empty(p.shape) if w else None for p, w in zip(parts, wanted, strict=True)
+        ]  # contiguous, whatever the parts' strides
+        grad_ih = [w.new_zeros(w.shape) for w in projection.weights]
+        grad_bias = gates.new_zeros(four)
+        grad_w = weight_hh.new_zeros(weight_hh.shape)
         dh = grad_out[-1].clone()
         dc = grad_c.clone()
-        for t in range(steps - 1, -1, -1):
-            c_prev = cs[t - 1] if t else c0
-            cell.backward(grads, t, c_prev, cs[t], dh, dc, peep, bound)
-            if t:
-                torch.addmm(douts[t - 1], grads.whole[t], weight_hh, out=dh)
+        # block by block, back from the last: the steps' derivatives, then while they are in
+        # cache what the block gives d W_x, d b, d W_h and the inputs' derivatives
+        for start, stop in reversed(_blocks(steps, ctx.block)):
+            for t in range(stop - 1, start - 1, -1):
+                c_prev = cs[t - 1] if t else c0
+                cell.backward(grads, t, c_prev, cs[t], dh, dc, peep, bound)
+                if t:
+                    torch.addmm(douts[t - 1], grads.whole[t], weight_hh, out=dh)
+            projection.backward(dgates[start:stop], start, grad_parts, grad_ih)
+            grad_bias.add_(dgates[start:stop].sum((0, 1)))
+            first = max(start, 1)  # d W_h = sum_t dgates_t^T h_{t-1}, h_{-1} = h0
+            if stop > first:
+                rows = dgates[first:stop].reshape(-1, four)
+                grad_w.addmm_(rows.t(), outputs[first - 1 : stop - 1].reshape(-1, four // 4))
+        grad_w.addmm_(dgates[0].t(), h0)
         grad_h0 = dgates[0] @ weight_hh
-        grad_w, grad_p = _recurrent_grads(dgates, outputs, h0, cells, c0, peephole)
-        return dgates, grad_h0, dc, grad_w, grad_p, None
+        sums = cell.peephole_sums
+        grad_p = None if sums is None else torch.stack([s.sum(0) for s in sums])
+        grad_weight_ih = torch.cat(grad_ih, dim=1) if len(grad_ih) > 1 else grad_ih[0]
+        return (
+            None, None, grad_h0, dc, grad_w, grad_p, grad_weight_ih, grad_bias, *grad_parts,
+        )  # fmt: skip
 
 
 def lstm_sequence(
-    projected: torch.Tensor,
+    parts: Sequence[torch.Tensor],
+    weight_ih: torch.Tensor,
+    bias: torch.Tensor,
     state: tuple[torch.Tensor, torch.Tensor],
     weight_hh: torch.Tensor,
     peephole: torch.Tensor | None,
     bound: float | None,
 ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-    """(T, B, 4H) input parts of the pre-activations and the (h, c) before them -> the (T, B, H)
-    outputs and the final (h, c); `bound` clips the pre-activations' derivatives."""
-    dtype = _compute_dtype(projected)
-    with torch.autocast(projected.device.type, enabled=False):
+    """One layer over a whole sequence: its (T, B, I_j) inputs (time-major, their widths adding
+    up to the columns of the (4H, I) input weights) and the (h, c) before them -> the (T, B, H)
+    outputs and the final (h, c); `bound` clips the pre-activations' derivatives.
+
+    The recurrence and the input projections run in float32 where autocast would narrow them
+    (the projections are formed inside, block by block; see `CPU_BLOCK`)."""
+    device = state[0].device
+    dtype = _compute_dtype(state[0])
+    steps = parts[0].shape[0]
+    block = CPU_BLOCK if device.type == "cpu" else max(steps, 1)
+    with torch.autocast(device.type, enabled=False):
         outputs, c = _LSTMFunction.apply(  # type: ignore[no-untyped-call]
-            _float(projected, dtype),
+            bound,
+            block,
             _float(state[0], dtype),
             _float(state[1], dtype),
             _float(weight_hh, dtype),
             None if peephole is None else _float(peephole, dtype),
-            bound,
+            _float(weight_ih, dtype),
+            _float(bias, dtype),
+            *(_float(part, dtype) for part in parts),
         )
     return outputs, (outputs[-1], c)
 
@@ -282,13 +380,21 @@ class _Window:
         self.u = torch.arange(1, positions + 1, dtype=like.dtype, device=like.device)
         self.distance = like.new_empty(batch, mixtures, positions)
         self.weight = like.new_empty(batch, mixtures, positions)
+        # the exponent's floor: the log of the type's smallest normal number (-87.3 in float32)
+        self.floor = math.log(torch.finfo(like.dtype).tiny)
 
     def weights(self, exped: torch.Tensor, kappa: torch.Tensor, phi: torch.Tensor) -> None:
-        """Write phi (B, U) from (alpha, beta, exp kappa_hat) (B, 3K) and kappa (B, K)."""
+        """Write phi (B, U) from (alpha, beta, exp kappa_hat) (B, 3K) and kappa (B, K).
+
+        The characters far from a mixture's kappa have exponents far below the floor: there
+        exp would give subnormal numbers or zero, at 10-16 times the cost of a normal one on
+        x86 CPUs (measured: 265-327 us against 20 us for 32 x 10 x 38), and those weights
+        would slow what multiplies them. Clamped, they are the smallest normal number
+        instead: phi changes by less than alpha x 1.2e-38."""
         k = self.k
         torch.sub(kappa.unsqueeze(-1), self.u, out=self.distance)
         torch.mul(self.distance, self.distance, out=self.weight)
-        self.weight.mul_(exped[:, k : 2 * k].unsqueeze(-1)).neg_().exp_()
+        self.weight.mul_(exped[:, k : 2 * k].unsqueeze(-1)).neg_().clamp_(min=self.floor).exp_()
         torch.bmm(exped[:, :k].unsqueeze(1), self.weight, out=phi.unsqueeze(1))
 
 
@@ -314,7 +420,7 @@ class _WindowFunction(torch.autograd.Function):
         steps, batch, four = projected.shape
         n, k, (chars, vocab) = four // 4, window_weight.shape[0] // 3, onehot.shape[1:]
         positions = chars + int(keep_phi)
-        gates = projected.clone(memory_format=torch.contiguous_format)
+        gates = projected.new_empty(steps, batch, four)  # as in `_LSTMFunction.forward`
         outputs = projected.new_empty(steps, batch, n)
         cells = projected.new_empty(steps, batch, n)
         exped = projected.new_empty(steps, batch, 3 * k)
@@ -323,7 +429,7 @@ class _WindowFunction(torch.autograd.Function):
         phis = projected.new_empty(steps if keep_phi else 1, batch, positions)
         masked = projected.new_empty(batch, chars)
         cell, window = _Cell(batch, n, projected), _Window(batch, k, positions, projected)
-        views, peep = gate_views(gates), _rows(peephole)
+        views, peep, inputs = gate_views(gates), _rows(peephole), projected.unbind(0)
         hs, cs, es, ks = outputs.unbind(0), cells.unbind(0), exped.unbind(0), kappas.unbind(0)
         steps_k = exped[..., 2 * k :].unbind(0)
         ws, ws_rows = windows.unbind(0), windows.unsqueeze(2).unbind(0)
@@ -333,7 +439,7 @@ class _WindowFunction(torch.autograd.Function):
         w_hh_t, w_in_t, w_win_t = weight_hh.t(), weight_window_in.t(), window_weight.t()
         h, c, w, kappa = h0, c0, w0, kappa0
         for t in range(steps):
-            views.whole[t].addmm_(h, w_hh_t).addmm_(w, w_in_t)
+            torch.addmm(inputs[t], h, w_hh_t, out=views.whole[t]).addmm_(w, w_in_t)
             cell.forward(views, t, c, cs[t], hs[t], peep)
             h, c = hs[t], cs[t]
             torch.addmm(window_bias, h, w_win_t, out=es[t]).exp_()
@@ -380,7 +486,8 @@ class _WindowFunction(torch.autograd.Function):
         steps, batch, four = gates.shape
         k, chars = window_weight.shape[0] // 3, onehot.shape[1]
         dgates, dexped = gates, torch.empty_like(exped)  # dgates over the activations
-        cell, window = _Cell(batch, four // 4, gates), _Window(batch, k, chars, gates)
+        cell = _Cell(batch, four // 4, gates, peephole is not None)
+        window = _Window(batch, k, chars, gates)
         dphi = gates.new_empty(batch, chars)
         phi = gates.new_empty(batch, chars)
         spread = gates.new_empty(batch, k, chars)
@@ -393,12 +500,13 @@ class _WindowFunction(torch.autograd.Function):
         alphas, betas, steps_k = (exped[..., j * k : (j + 1) * k].unbind(0) for j in range(3))
         dalphas, dbetas, dsteps = (dexped[..., j * k : (j + 1) * k].unbind(0) for j in range(3))
         dalpha_cols = dexped[..., :k].unsqueeze(-1).unbind(0)
-        dw_col, dphi_col, dphi_row = dw.unsqueeze(-1), dphi.unsqueeze(-1), dphi.unsqueeze(1)
+        dphi_col, dphi_row = dphi.unsqueeze(-1), dphi.unsqueeze(1)
+        ids = onehot.argmax(-1)  # each text position's character: its one-hot row's 1
         for t in range(steps - 1, -1, -1):
             alpha, beta = alphas[t], betas[t]
             # the window: phi -> (alpha, beta, kappa) -> the window layer's outputs
             window.weights(es[t], ks[t], phi)
-            torch.bmm(onehot, dw_col, out=dphi_col)
+            torch.gather(dw, 1, ids, out=dphi)  # d phi_u = d w . onehot_u = d w[c_u]
             dphi.mul_(text_mask)
             torch.bmm(window.weight, dphi_col, out=dalpha_cols[t])
             dalphas[t].mul_(alpha)  # d alpha_hat = d alpha * alpha
@@ -418,7 +526,7 @@ class _WindowFunction(torch.autograd.Function):
                 torch.addmm(douts[t - 1], grads.whole[t], weight_hh, out=dh)
                 torch.addmm(dwins[t - 1], grads.whole[t], weight_window_in, out=dw)
         grad_h0, grad_w0 = dgates[0] @ weight_hh, dgates[0] @ weight_window_in
-        grad_hh, grad_p = _recurrent_grads(dgates, outputs, h0, cells, c0, peephole)
+        grad_hh, grad_p = _recurrent_grads(dgates, outputs, h0, cell)
         grad_in = dgates[0].t() @ w0
         if steps > 1:
             grad_in.addmm_(dgates[1:].reshape(-1, four).t(), windows[:-1].reshape(-1, w0.shape[1]))

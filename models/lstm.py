@@ -87,7 +87,7 @@ class LSTMLayer(nn.Module):
             return self.nn_lstm(x, state)
         if self.impl == "stepped":
             return self.stepped(self.project(x), state, clip)
-        out, state = self.sequence(self.project(x.transpose(0, 1)), state, clip)
+        out, state = self.sequence([x.transpose(0, 1)], state, clip)
         return out.transpose(0, 1), state
 
     def nn_lstm(self, x: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
@@ -97,23 +97,14 @@ class LSTMLayer(nn.Module):
         return out, (h[0], c[0])
 
     def sequence(
-        self, projected: torch.Tensor, state: State, clip: float | None
+        self, parts: Sequence[torch.Tensor], state: State, clip: float | None
     ) -> tuple[torch.Tensor, State]:
-        """The fused recurrence: (T, B, 4H) input parts of the pre-activations -> (T, B, H)."""
-        return lstm_sequence(projected, state, self.weight_hh, self.peephole, clip)
-
-    def project_parts(self, parts: Sequence[torch.Tensor]) -> torch.Tensor:
-        """W_i [parts...] + b without concatenating the parts: (T, B, I_j) each, time-major.
-
-        The parts after the first are usually the layer below's outputs, which the fused stack
-        keeps as they are (no copy), and which the matmul's backward saves as they are."""
-        out = self.project(parts[0], slice(0, parts[0].shape[-1]))
-        start = parts[0].shape[-1]
-        for part in parts[1:]:
-            weight = self.weight_ih[:, start : start + part.shape[-1]]
-            out = torch.addmm(out.flatten(0, -2), part.flatten(0, -2), weight.t()).view(out.shape)
-            start += part.shape[-1]
-        return out
+        """The fused recurrence over (T, B, I_j) time-major inputs whose widths add up to the
+        layer's input size (the network input and the layer below's outputs, which the fused
+        stack keeps as they are, uncopied and unconcatenated) -> (T, B, H)."""
+        return lstm_sequence(
+            parts, self.weight_ih, self.bias, state, self.weight_hh, self.peephole, clip
+        )
 
     def _weight(self, name: str) -> torch.Tensor:
         value = getattr(self.lstm, name)
@@ -254,7 +245,7 @@ class SkipLSTM(nn.Module):
             previous = below if n == 0 else outputs[-1]
             parts = [x] if previous is None else [x, previous]
             layer_state = state[n] if state else zero_state(x.shape[1], self.hidden, x)
-            out, layer_state = layer.sequence(layer.project_parts(parts), layer_state, clip)
+            out, layer_state = layer.sequence(parts, layer_state, clip)
             outputs.append(out)
             new_states.append(layer_state)
         return outputs, new_states

@@ -70,6 +70,10 @@ class Objective(Protocol):
         self, model: nn.Module, batch: Any, carry: Any, clip: Clip
     ) -> tuple[torch.Tensor, Sums, Any]: ...
 
+    def pieces(self, batch: Any, points: int) -> list[Any]:
+        """`batch` as the parts one training step runs one after another (`--pass-points`)."""
+        ...
+
     def summarize(self, sums: dict[str, float]) -> dict[str, float]: ...
 
 
@@ -167,6 +171,9 @@ class HandwritingTask:
             }
         return sequence_mean(nll, batch.mask), sums, None
 
+    def pieces(self, batch: HandwritingBatch, points: int) -> list[HandwritingBatch]:
+        return batch.pieces(points)
+
     def summarize(self, sums: dict[str, float]) -> dict[str, float]:
         points, sequences = max(sums.get("points", 0.0), 1.0), max(sums.get("sequences", 0.0), 1.0)
         return {
@@ -234,6 +241,10 @@ class TextTask:
                 "sequences": torch.tensor(float(batch.mask.shape[0]), device=batch.mask.device),
             }
         return sequence_mean(nll, batch.mask), sums, detach_states(state)
+
+    def pieces(self, batch: TextBatch, points: int) -> list[TextBatch]:
+        """One: a text batch is already a fixed chunk of each row, and its rows carry state."""
+        return [batch]
 
     def summarize(self, sums: dict[str, float]) -> dict[str, float]:
         chars = max(sums.get("chars", 0.0), 1.0)

@@ -267,26 +267,47 @@ class Trainer:
         return with_weights(self.model, fixed_sample(self.model, self.noise_spec.std, generator))
 
     def train_step(self, batch: Any) -> Sums:
+        """One optimiser step on `batch`, run in pieces of at most `--pass-points` points
+        whose losses (each its share of the batch's mean) and gradients add up to the batch's.
+        """
         self.wrapped.train()
-        with autocast(self.device, self.amp):
-            loss, sums, carry = self.task.forward(
-                self.noisy_model(), batch, self.carry, self.clip(batch.mask.shape[0])
-            )
-        if self.noise is not None:
-            # the MDL loss: the complexity cost divided among the training sequences
-            complexity = self.noise.complexity(self.model)
-            loss = loss + complexity / self.train_sequences
-            sums["complexity"] = complexity.detach()
-            sums["complexity_steps"] = torch.ones((), device=complexity.device)
-        bad = ~torch.isfinite(loss.detach())
-        self.diverged = bad if self.diverged is None else self.diverged | bad
+        model = self.noisy_model()
+        pieces = self.task.pieces(batch, self.config.train.pass_points)
+        lines = batch.mask.shape[0]
+        clip = self.clip(lines)  # the whole batch's: each piece's loss is its share of it
         self.optimizer.zero_grad(set_to_none=True)
-        torch.autograd.backward(loss)
+        sums: Sums = {}
+        for n, piece in enumerate(pieces):
+            last = n == len(pieces) - 1
+            with self._accumulating(not last):
+                with autocast(self.device, self.amp):
+                    loss, piece_sums, carry = self.task.forward(model, piece, self.carry, clip)
+                if len(pieces) > 1:
+                    loss = loss * (piece.mask.shape[0] / lines)
+                if last and self.noise is not None:
+                    # the MDL loss: the complexity cost divided among the training sequences
+                    complexity = self.noise.complexity(self.model)
+                    loss = loss + complexity / self.train_sequences
+                    piece_sums["complexity"] = complexity.detach()
+                    piece_sums["complexity_steps"] = torch.ones((), device=complexity.device)
+                bad = ~torch.isfinite(loss.detach())
+                self.diverged = bad if self.diverged is None else self.diverged | bad
+                # the drawn weights' graph serves every piece's backward
+                retain = not last and self.noise_spec.enabled
+                torch.autograd.backward(loss, retain_graph=retain)
+            for key, value in piece_sums.items():
+                sums[key] = sums[key] + value if key in sums else value
         if self.config.train.clip == "norm":
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.train.max_norm)
         self.optimizer.step()
         self.carry = carry
         return sums
+
+    def _accumulating(self, more: bool) -> contextlib.AbstractContextManager[Any]:
+        """Under DistributedDataParallel, no gradient all-reduce until a batch's last piece."""
+        if more and isinstance(self.wrapped, DistributedDataParallel):
+            return self.wrapped.no_sync()
+        return contextlib.nullcontext()
 
     def batches(self) -> Generator[Any, None, None]:
         """This process's training batches from the current data position on."""

@@ -14,6 +14,7 @@ import torch
 from click.testing import CliRunner
 from torch import nn
 
+from graves_data.models import fused
 from graves_data.models.cli import main
 from graves_data.models.config import (
     LoaderConfig,
@@ -82,8 +83,16 @@ def _assert_clipping_acted(
     assert any(not torch.allclose(active[n], inactive[n]) for n in inactive)
 
 
+@pytest.fixture(params=[16, 4, 1])
+def block(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Steps per block of the fused layer's input projections: the default (one block for
+    these short sequences), blocks with a short last one, and one step a block."""
+    monkeypatch.setattr(fused, "CPU_BLOCK", request.param)
+    return int(request.param)
+
+
 @pytest.mark.parametrize("peepholes", [False, True])
-def test_layer_gradients_equal_the_oracle(peepholes: bool) -> None:
+def test_layer_gradients_equal_the_oracle(peepholes: bool, block: int) -> None:
     torch.manual_seed(0)
     layer = LSTMLayer(5, 7, peepholes)
     _random_peepholes(layer, 1)
@@ -168,7 +177,7 @@ def test_synthesis_outputs_and_phi_equal_the_oracle() -> None:
 
 @pytest.mark.parametrize("network", ["prediction", "text"])
 @pytest.mark.parametrize("peepholes", [False, True])
-def test_networks_gradients_equal_the_oracle(network: str, peepholes: bool) -> None:
+def test_networks_gradients_equal_the_oracle(network: str, peepholes: bool, block: int) -> None:
     torch.manual_seed(5)
     model: nn.Module
     if network == "prediction":
