@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from graves_data.pipelines.strokes import (
@@ -207,8 +207,14 @@ def test_offsets_round_trip_exactly(ink: Ink) -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(inks())
-def test_cleaning_is_idempotent(ink: Ink) -> None:
+def test_cleaning_is_idempotent_where_its_period_estimate_holds(ink: Ink) -> None:
+    """Filled steps are at most 1.25 periods and the others were at most `gap_factor` periods,
+    so a second pass fills nothing unless its estimate of the period fell below the first's
+    (the case `test_a_second_clean_fills_again_where_the_period_estimate_fell` pins down)."""
+    first = sampling_period(repair_time(ink)[0])
     once, _ = clean(ink, CleanParams())
+    second = sampling_period(once)
+    assume(first is None or second is None or second >= first - 1e-12)
     twice, report = clean(once, CleanParams())
     np.testing.assert_array_equal(twice.x, once.x)
     np.testing.assert_array_equal(twice.y, once.y)
@@ -216,3 +222,20 @@ def test_cleaning_is_idempotent(ink: Ink) -> None:
     assert (
         report.interpolated == report.dropped == report.time_repaired == report.empty_strokes == 0
     )
+
+
+def test_a_second_clean_fills_again_where_the_period_estimate_fell() -> None:
+    """Cleaning is not idempotent in general: the period is the mean of the steps up to twice
+    the median, and filling a gap adds such steps. Here the first pass estimates 0.0233 s
+    (0.01, 0.01, 0.05), fills the 0.07 s step with 2 points; its output's estimate is 0.018 s,
+    below which the 0.05 s step is a gap (2.5 x 0.018 = 0.045). Changing the rule would change
+    every built dataset's bytes, so it stays, stated here."""
+    ink = make_ink([([0] * 5, [0] * 5, [100.01, 100.02, 100.03, 100.1, 100.15])])
+    once, first = clean(ink, CleanParams())
+    twice, second = clean(once, CleanParams())
+    assert (first.interpolated, once.n_points) == (2, 7)
+    period_once = sampling_period(once)
+    period_ink = sampling_period(ink)
+    assert period_ink is not None and period_once is not None
+    assert period_once < period_ink
+    assert second.interpolated == 2 and twice.n_points == 9
