@@ -215,7 +215,9 @@ def main() -> None:
     parts.append(
         f"### Where the 1-worker build's time goes ({corpora[0][0]})\n\n"
         f"`graves-data --profile iam-build.prof build iam-ondb --workers 1`, the functions with "
-        f"the most own time:\n\n```\n{profile}\n```\n"
+        f"the most own time on the main thread (cProfile does not see the serial path's two "
+        f"threads: reading and hashing the next unit's files, encoding and writing the last "
+        f"unit's shard):\n\n```\n{profile}\n```\n"
     )
     (OUT / "iam.json").write_text(json.dumps(results, indent=2))
     (OUT / "iam.md").write_text("\n".join(parts))
