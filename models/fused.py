@@ -161,6 +161,11 @@ class _Cell:
             dc.addcmul_(di, peephole[0])
             dc.addcmul_(df, peephole[1])
 
+    def peephole_grads(self) -> torch.Tensor | None:
+        """d w_ci, d w_cf, d w_co, (3, H): the step-by-step sums over the batch's rows."""
+        sums = self.peephole_sums
+        return None if sums is None else torch.stack([s.sum(0) for s in sums])
+
 
 def _rows(peephole: torch.Tensor | None) -> list[torch.Tensor] | None:
     return None if peephole is None else list(peephole.unbind(0))
@@ -175,8 +180,7 @@ def _recurrent_grads(
     grad_w = dgates[0].t() @ h0
     if dgates.shape[0] > 1:
         grad_w.addmm_(dgates[1:].reshape(-1, four).t(), outputs[:-1].reshape(-1, n))
-    sums = cell.peephole_sums
-    return grad_w, None if sums is None else torch.stack([s.sum(0) for s in sums])
+    return grad_w, cell.peephole_grads()
 
 
 # steps whose input projections W_x x_t + b are formed together, just before the recurrence
@@ -312,8 +316,7 @@ class _LSTMFunction(torch.autograd.Function):
                 grad_w.addmm_(rows.t(), outputs[first - 1 : stop - 1].reshape(-1, four // 4))
         grad_w.addmm_(dgates[0].t(), h0)
         grad_h0 = dgates[0] @ weight_hh
-        sums = cell.peephole_sums
-        grad_p = None if sums is None else torch.stack([s.sum(0) for s in sums])
+        grad_p = cell.peephole_grads()
         grad_weight_ih = torch.cat(grad_ih, dim=1) if len(grad_ih) > 1 else grad_ih[0]
         return (
             None, None, grad_h0, dc, grad_w, grad_p, grad_weight_ih, grad_bias, *grad_parts,
