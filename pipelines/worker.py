@@ -41,11 +41,12 @@ def read_inputs(raw: Location, unit: Unit) -> tuple[UnitInput, tuple[SourceFile,
 
 
 Inputs = tuple[UnitInput, tuple[SourceFile, ...]]
+Made = tuple[UnitRows, BadInputPolicy, tuple[SourceFile, ...]]  # rows, their policy, sources
 
 
 def make_rows(
     process: ProcessFn, unit: Unit, ctx: UnitContext[Any], inputs: Inputs | None = None
-) -> tuple[UnitRows, BadInputPolicy, tuple[SourceFile, ...]]:
+) -> Made:
     """Inputs (read here unless given, as `read_inputs` gives them) -> rows: the corpus's
     part, with what its policy quarantined and the sources read."""
     data, sources = inputs if inputs is not None else read_inputs(resolve(ctx.raw_url), unit)
@@ -56,7 +57,7 @@ def make_rows(
 def write_result(
     unit: Unit,
     ctx: UnitContext[Any],
-    made: tuple[UnitRows, BadInputPolicy, tuple[SourceFile, ...]],
+    made: Made,
     fingerprint: str,
 ) -> UnitResult:
     """Rows -> one shard, written atomically, and the record that the unit is done."""
