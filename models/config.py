@@ -216,8 +216,12 @@ class TrainConfig:
             raise UsageError("--batch-size must be at least 1")
         if min(self.log_every, self.checkpoint_every) < 1 or self.eval_every < 0:
             raise UsageError("--log-every and --checkpoint-every must be at least 1")
-        if self.workers < 0 or self.threads < 0 or self.pass_points < 0:
-            raise UsageError("--workers, --threads and --pass-points must be at least 0")
+        if self.workers < 0 or self.threads < 0:
+            raise UsageError("--workers and --threads must be at least 0")
+        if self.pass_points < 0:
+            raise UsageError(
+                f"--pass-points must be at least 0 (0: one pass), not {self.pass_points}"
+            )
         finite_at_least("--momentum", self.momentum, 0.0)
         if self.momentum >= 1:
             raise UsageError(f"--momentum must be in [0, 1), not {self.momentum!r}")
