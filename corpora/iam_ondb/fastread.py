@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -214,8 +215,10 @@ class _Scan:
     valid: BoolArray  # per file: still in the release's form
     open_tag: IntArray  # per file: which "<" is its <StrokeSet>
     close_tag: IntArray  # per file: which "<" is its </StrokeSet>
-    quotes: list[IntArray] = field(default_factory=list)  # the 6 quotes of each body Point
-    points: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
+    points: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))  # body Points
+    values: tuple[IntArray, IntArray, FloatArray] = field(  # their x, y and time
+        default_factory=lambda: (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+    )
     inside: BoolArray = field(default_factory=lambda: np.zeros(0, bool))  # `in_body`, first
 
     @staticmethod
@@ -288,29 +291,30 @@ class _Scan:
         at, kinds = self.lt[body], self.kind[body]
         ends = at + len(TAGS[CLOSE])  # one past each tag's last byte
         ends[kinds == BARE_HEAD] = at[kinds == BARE_HEAD] + len(TAGS[BARE_HEAD])
-        for code, glue, widths in ((POINT, POINT_GLUE, POINT_WIDTHS), (HEAD, HEAD_GLUE, (16,) * 3)):
-            mine = kinds == code
-            tags, start = body[mine], at[mine]
-            q = [start + len(TAGS[code]) - 1]  # its first quote, checked with the tag's start
-            ok = np.ones(len(start), dtype=bool)
-            for (j, literal), width in zip(glue, widths, strict=True):
-                value = q[-1] + 1
-                ok &= self.joined.array[value] != ord('"')  # no value is empty
-                close = self.joined.closing_quote(value, width)
-                ok &= (close > 0) & self.joined.matches(close, literal)
-                q.append(close)
-                if j < 5:
-                    q.append(close + len(literal) - 1)
-            self.invalidate(tags, ~ok)
-            ends[mine] = q[5] + len(glue[-1][1])
-            if code == POINT:
-                self.points, self.quotes = tags, q
-            else:
-                for j in (1, 3, 5):  # each value: at most 16 bytes, all VALUE_BYTE
-                    length = q[j] - q[j - 1] - 1
-                    inside = np.arange(16)[None, :] >= 16 - length[:, None]
-                    bytes_ok = VALUE_BYTE[self.joined.window(np.maximum(q[j], 16))] | ~inside
-                    self.invalidate(tags, ~(bytes_ok.all(axis=1) & (length <= 16)))
+        mine = kinds == POINT
+        self.points = body[mine]
+        self.values, end, ok = _point_values(self.joined, at[mine])
+        self.invalidate(self.points, ~ok)
+        ends[mine] = end
+        mine = kinds == HEAD
+        tags, start = body[mine], at[mine]
+        q = [start + len(TAGS[HEAD]) - 1]  # its first quote, checked with the tag's start
+        ok = np.ones(len(start), dtype=bool)
+        for j, literal in HEAD_GLUE:
+            value = q[-1] + 1
+            ok &= self.joined.array[value] != ord('"')  # no value is empty
+            close = self.joined.closing_quote(value, 16)
+            ok &= (close > 0) & self.joined.matches(close, literal)
+            q.append(close)
+            if j < 5:
+                q.append(close + len(literal) - 1)
+        self.invalidate(tags, ~ok)
+        ends[mine] = q[5] + len(HEAD_GLUE[-1][1])
+        for j in (1, 3, 5):  # each value: at most 16 bytes, all VALUE_BYTE
+            length = q[j] - q[j - 1] - 1
+            inside = np.arange(16)[None, :] >= 16 - length[:, None]
+            bytes_ok = VALUE_BYTE[self.joined.window(np.maximum(q[j], 16))] | ~inside
+            self.invalidate(tags, ~(bytes_ok.all(axis=1) & (length <= 16)))
         files = np.flatnonzero(self.valid)
         if not len(files):
             return
@@ -346,14 +350,7 @@ class _Scan:
 
     def inks(self, out: list[Ink | None]) -> list[Ink | None]:
         """The points of every valid file (None stays for the others)."""
-        keep = self.valid[self.file_of[self.points]]
-        points, q = self.points, self.quotes
-        if not keep.all():
-            points, q = points[keep], [quotes[keep] for quotes in q]
-        x, x_ok = _integers(self.joined, q[1], q[1] - q[0] - 1)
-        y, y_ok = _integers(self.joined, q[3], q[3] - q[2] - 1)
-        t, t_ok = _decimals(self.joined, q[5], q[5] - q[4] - 1)
-        self.invalidate(points, ~(x_ok & y_ok & t_ok & (np.abs(t) <= MAX_TIME)))
+        points, (x, y, t) = self.points, self.values
         heads = np.flatnonzero(np.isin(self.kind, (HEAD, BARE_HEAD)) & self.valid[self.file_of])
         keep = self.valid[self.file_of[points]]
         if not keep.all():
@@ -419,52 +416,101 @@ ONE = tuple(
 FRAC = np.array([15 - i for i in range(16)] + [0], dtype=np.int64)  # digits after a dot at i
 
 
-def _digits_of(
-    joined: _Joined, stop: IntArray, length: IntArray, dot: bool
-) -> tuple[IntArray, IntArray, BoolArray, BoolArray]:
-    """(all digits read as one integer, digits after the dot, negative, matches `NUMBER`) of
-    each value ending before `stop`; values longer than 16 bytes (times) or 8 (coordinates)
-    do not match.
+def _point_values(
+    joined: _Joined, start: IntArray
+) -> tuple[tuple[IntArray, IntArray, FloatArray], IntArray, BoolArray]:
+    """((x, y, time), one past the tag's end, in the exact form) of the Points whose "<" is at
+    `start`: `<Point x="N" y="N" time="T"/>`, each value read from the word it starts in."""
+    value = start + len(TAGS[POINT])
+    found: list[IntArray] = []
+    ok = np.ones(len(start), dtype=bool)
+    for (_, glue), width, dot in zip(POINT_GLUE, POINT_WIDTHS, (False, False, True), strict=True):
+        number, close, number_ok = _number_at(joined, value, width, dot)
+        ok &= number_ok & joined.matches(close, glue)
+        found.append(number)
+        value = close + len(glue)
+    x, y, t = found
+    ok &= np.abs(t) <= MAX_TIME
+    return (x, y, t), value, ok
 
-    Eight bytes at a time (SWAR): the bytes of the 16-byte window before the value, its sign
-    and its dot are set to "0"; then every byte must be a digit, and the digits are summed up
-    by multiplications."""
-    width = 16 if dot else 8
+
+def _number_at(
+    joined: _Joined, value: IntArray, width: int, dot: bool
+) -> tuple[npt.NDArray[Any], IntArray, BoolArray]:
+    """(the number, its closing quote, whether it matches `NUMBER` in at most `width` bytes)
+    of each value starting at `value`: an integer, or with `dot` what float() reads.
+
+    The word at the value's start holds the whole of nearly every value: its first quote is
+    the closing one (in its first byte: an empty value), and shifted to the word's end the
+    value is the window `_digits_of` reads. The rest, where no quote is in that word, have
+    their quote searched for in the next words and their window read before it."""
+    first = joined.words[value]
+    length = _first_lane(_lanes_equal(first, QUOTES))
+    far = np.flatnonzero(length == 8)
+    if len(far):
+        close = joined.closing_quote(value[far] + 7, width)
+        length[far] = np.where(close > 0, close - value[far], width + 1)
+    negative = (first & np.uint64(0xFF)) == np.uint64(ord("-"))
+    near = length <= 8
+    shift = (np.uint64(8) * (np.uint64(8) - np.clip(length, 1, 8).astype(np.uint64))).astype(
+        np.uint64
+    )
+    mantissa, frac, ok = _digits_of({1: first << shift}, length, negative, dot)
+    long = np.flatnonzero(~near & (length <= width))
+    if len(long):  # a value over 8 bytes (a time): the 16 bytes before its closing quote
+        stop = value[long] + length[long]
+        words = {w: joined.words[stop - 16 + 8 * w] for w in (0, 1)}
+        mantissa[long], frac[long], ok[long] = _digits_of(words, length[long], negative[long], dot)
+    if not dot:
+        return np.where(negative, -mantissa, mantissa), value + length, ok
+    number = mantissa.astype(np.float64) / POW10_FLOAT[frac]
+    return np.where(negative, -number, number), value + length, ok
+
+
+def _digits_of(
+    words: dict[int, U64], length: IntArray, negative: BoolArray, dot: bool
+) -> tuple[IntArray, IntArray, BoolArray]:
+    """(all digits read as one integer, digits after the dot, matches `NUMBER`) of each
+    value that ends a window of 8 or 16 bytes (`words` 1, or 0 and 1: the last eight bytes
+    and the eight before); values longer than the window do not match.
+
+    Eight bytes at a time (SWAR): the bytes of the window before the value, its sign and its
+    dot are set to "0"; then every byte must be a digit, and the digits are summed up by
+    multiplications."""
+    width = 8 * len(words)
     ok = (length >= 1) & (length <= width)
     length = np.clip(length, 1, width)
     first = 16 - length  # the value's first byte in the window
-    negative = joined.array[stop - length] == ord("-")
-    words = {word: joined.words[stop - 16 + 8 * word] for word in range(2 - width // 8, 2)}
-    dot_at = np.full(len(stop), 16)  # the dot's byte in the window, 16 for none
+    dot_at = np.full(len(length), 16)  # the dot's byte in the window, 16 for none
     if dot:  # the dots among the value's bytes: at most one
-        marks = [_lanes_equal(words[w], DOTS) & ~BEFORE[w][first] for w in (0, 1)]
-        dots = np.bitwise_count(marks[0]) + np.bitwise_count(marks[1])
+        marks = {w: _lanes_equal(words[w], DOTS) & ~BEFORE[w][first] for w in words}
+        low = _first_lane(marks[0]) if 0 in marks else np.full(len(length), 8)
+        dot_at = np.where(low < 8, low, 8 + _first_lane(marks[1]))
+        dots = sum(np.bitwise_count(m) for m in marks.values())
         ok &= dots <= 1
-        low, high = _first_lane(marks[0]), _first_lane(marks[1])
-        dot_at = np.where(low < 8, low, 8 + high)
         ok &= (dot_at == 16) | ((dot_at > first + negative) & (dot_at < 15))
     n_digits = length - negative - (dot_at < 16)
     # a lone sign is no number: with its byte zeroed it would read as 0
     ok &= (n_digits >= 1) & (n_digits <= (TIME_DIGITS if dot else COORDINATE_DIGITS))
-    whole = np.zeros(len(stop), dtype=np.uint64)
+    whole = np.zeros(len(length), dtype=np.uint64)
     lead = first + negative  # the sign, where there is one, is zeroed with the bytes before
-    for word, w in words.items():
-        zeroed = BEFORE[word][lead]
+    for index, w in words.items():
+        zeroed = BEFORE[index][lead]
         if dot:
-            zeroed |= ONE[word][dot_at]
+            zeroed |= ONE[index][dot_at]
         # a digit's byte is now its value 0-9, a zeroed byte 0, any other byte not under 10
         x = (w ^ ZEROS) & ~zeroed
         ok &= ((((x & LOW7) + TEN_UP) | x) & HIGH_BITS) == 0
         whole = whole * np.uint64(10**8) + _eight_digits(x)
     whole_int = whole.view(np.int64)  # below 10**16 where ok; no use made of it elsewhere
     if not dot:
-        return whole_int, np.zeros(len(stop), dtype=np.int64), negative, ok
+        return whole_int, np.zeros(len(length), dtype=np.int64), ok
     frac = FRAC[dot_at]
     # the dot's zero digit taken out: whole = int * 10**(frac + 1) + fraction
     high_part = whole_int // POW10[frac + 1]
     fraction = whole_int - high_part * POW10[frac + 1]
     mantissa = np.where(dot_at < 16, high_part * POW10[frac] + fraction, whole_int)
-    return mantissa, frac, negative, ok
+    return mantissa, frac, ok
 
 
 def _eight_digits(words: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
@@ -476,15 +522,3 @@ def _eight_digits(words: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
         32
     )
     return words & np.uint64(0xFFFFFFFF)
-
-
-def _integers(joined: _Joined, stop: IntArray, length: IntArray) -> tuple[IntArray, BoolArray]:
-    mantissa, _, negative, ok = _digits_of(joined, stop, length, dot=False)
-    return np.where(negative, -mantissa, mantissa), ok
-
-
-def _decimals(joined: _Joined, stop: IntArray, length: IntArray) -> tuple[FloatArray, BoolArray]:
-    """The value of each `NUMBER`, exactly as float() reads it."""
-    mantissa, frac, negative, ok = _digits_of(joined, stop, length, dot=True)
-    value = mantissa.astype(np.float64) / POW10_FLOAT[frac]
-    return np.where(negative, -value, value), ok
