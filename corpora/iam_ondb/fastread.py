@@ -422,8 +422,8 @@ def _point_values(
     """((x, y, time), one past the tag's end, in the exact form) of the Points whose "<" is at
     `start`: `<Point x="N" y="N" time="T"/>`, each value read from the word it starts in."""
     value = start + len(TAGS[POINT])
-    found: list[IntArray] = []
-    ok = np.ones(len(start), dtype=bool)
+    found: list[npt.NDArray[Any]] = []
+    ok: BoolArray = np.ones(len(start), dtype=bool)
     for (_, glue), width, dot in zip(POINT_GLUE, POINT_WIDTHS, (False, False, True), strict=True):
         number, close, number_ok = _number_at(joined, value, width, dot)
         ok &= number_ok & joined.matches(close, glue)
