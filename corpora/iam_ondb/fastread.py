@@ -44,11 +44,12 @@ TAGS = {  # kind code: the bytes a tag of that kind starts with
 }
 POINT, HEAD, CLOSE, OPEN_SET, CLOSE_SET, BARE_HEAD = 1, 2, 3, 4, 5, 6
 PREFIXES = {"point": b"<Point", "set": b"<StrokeSet", "end-set": b"</StrokeSet"}
+POINT_REST = np.uint64(int.from_bytes(TAGS[POINT][2:], "little"))  # a Point's tag after "<P"
 # the literal bytes after each quoted value (by its closing quote's index), for a Point and a
 # Stroke head
 POINT_GLUE = ((1, b'" y="'), (3, b'" time="'), (5, b'"/>'))
 HEAD_GLUE = ((1, b'" start_time="'), (3, b'" end_time="'), (5, b'">'))
-POINT_WIDTHS = (8, 8, 16)  # the longest value a Point's x, y and time may have (`_digits_of`)
+POINT_WORDS = (1, 1, 2)  # the words a Point's x, y and time may fill (`_digits_of`)
 WHITE_BYTE = np.zeros(256, dtype=bool)  # XML's white space
 WHITE_BYTE[list(b" \t\r\n")] = True
 VALUE_BYTE = np.zeros(256, dtype=bool)  # a Stroke head's values: printable, no space, < or &
@@ -87,6 +88,10 @@ class _Joined:
         return _Joined(data, np.frombuffer(data, dtype=np.uint8), words, bounds + PAD)
 
     def file_of(self, positions: IntArray) -> IntArray:
+        """The file of each position; for sorted positions, by counting them per file."""
+        if len(positions) > len(self.bounds) and (positions[1:] >= positions[:-1]).all():
+            per_file = np.diff(np.searchsorted(positions, self.bounds))
+            return np.repeat(np.arange(len(self.bounds) - 1), per_file)
         found: IntArray = np.searchsorted(self.bounds, positions, side="right") - 1
         return found
 
@@ -226,24 +231,30 @@ class _Scan:
         n = len(joined.bounds) - 1
         lt = joined.find(b"<")
         file_of = joined.file_of(lt)
-        low, high = joined.words[lt], joined.words[lt + 8]
+        second = joined.array[lt + 1]
+        # a Point's tag: "<", then "P", then the word "oint x=\"" (most tags); the others, and
+        # the prefixes of tags that must be whole, are read from the two words at their "<"
         kind = np.zeros(len(lt), dtype=np.int8)
+        kind[(second == ord("P")) & (joined.words[lt + 2] == POINT_REST)] = POINT
+        other = np.flatnonzero(kind != POINT)
+        low, high = joined.words[lt[other]], joined.words[lt[other] + 8]
         for code, tag in TAGS.items():
-            kind[_starts_with(low, high, tag)] = code
+            if code != POINT:
+                kind[other[_starts_with(low, high, tag)]] = code
         valid = np.ones(n, dtype=bool)
 
-        def count(mask: BoolArray) -> IntArray:
-            return np.bincount(file_of[mask], minlength=n)
+        def count(mask: BoolArray, among: IntArray | None = None) -> IntArray:
+            files = file_of[mask] if among is None else file_of[among[mask]]
+            return np.bincount(files, minlength=n)
 
-        second = joined.array[lt + 1]
         markup = (second == ord("!")) | ((second == ord("?")) & (lt != joined.bounds[file_of]))
         valid &= count(markup) == 0
         valid[joined.file_of(joined.find_rare(b"&"))] = False
         valid &= count(kind == OPEN_SET) == 1
-        valid &= count(_starts_with(low, high, PREFIXES["set"])) == 1
+        valid &= count(_starts_with(low, high, PREFIXES["set"]), other) == 1
         valid &= count(kind == CLOSE_SET) == 1
-        valid &= count(_starts_with(low, high, PREFIXES["end-set"])) == 1
-        valid &= count(kind == POINT) == count(_starts_with(low, high, PREFIXES["point"]))
+        valid &= count(_starts_with(low, high, PREFIXES["end-set"]), other) == 1
+        valid &= count(_starts_with(low, high, PREFIXES["point"]), other) == 0  # all whole
         open_tag = np.full(n, -1, dtype=np.int64)
         close_tag = np.full(n, -1, dtype=np.int64)
         open_tag[file_of[kind == OPEN_SET]] = np.flatnonzero(kind == OPEN_SET)
@@ -413,7 +424,6 @@ ONE = tuple(
     np.array([0xFF << (8 * (i - 8 * w)) if 0 <= i - 8 * w < 8 else 0 for i in range(17)], np.uint64)
     for w in (0, 1)
 )
-FRAC = np.array([15 - i for i in range(16)] + [0], dtype=np.int64)  # digits after a dot at i
 
 
 def _point_values(
@@ -424,8 +434,8 @@ def _point_values(
     value = start + len(TAGS[POINT])
     found: list[npt.NDArray[Any]] = []
     ok: BoolArray = np.ones(len(start), dtype=bool)
-    for (_, glue), width, dot in zip(POINT_GLUE, POINT_WIDTHS, (False, False, True), strict=True):
-        number, close, number_ok = _number_at(joined, value, width, dot)
+    for (_, glue), words, dot in zip(POINT_GLUE, POINT_WORDS, (False, False, True), strict=True):
+        number, close, number_ok = _number_at(joined, value, words, dot)
         ok &= number_ok & joined.matches(close, glue)
         found.append(number)
         value = close + len(glue)
@@ -434,33 +444,35 @@ def _point_values(
     return (x, y, t), value, ok
 
 
-def _number_at(
-    joined: _Joined, value: IntArray, width: int, dot: bool
-) -> tuple[npt.NDArray[Any], IntArray, BoolArray]:
-    """(the number, its closing quote, whether it matches `NUMBER` in at most `width` bytes)
-    of each value starting at `value`: an integer, or with `dot` what float() reads.
+# of a value's first 16 bytes (two words), by 2 * its length + 1 if it has a sign: its bytes
+# in word w but the sign
+DIGIT_LANES = tuple(
+    np.array([BEFORE[w][n] & ~BEFORE[w][sign] for n in range(17) for sign in (0, 1)], np.uint64)
+    for w in (0, 1)
+)
 
-    The word at the value's start holds the whole of nearly every value: its first quote is
-    the closing one (in its first byte: an empty value), and shifted to the word's end the
-    value is the window `_digits_of` reads. The rest, where no quote is in that word, have
-    their quote searched for in the next words and their window read before it."""
-    first = joined.words[value]
-    length = _first_lane(_lanes_equal(first, QUOTES))
-    far = np.flatnonzero(length == 8)
-    if len(far):
-        close = joined.closing_quote(value[far] + 7, width)
-        length[far] = np.where(close > 0, close - value[far], width + 1)
-    negative = (first & np.uint64(0xFF)) == np.uint64(ord("-"))
-    near = length <= 8
-    shift = (np.uint64(8) * (np.uint64(8) - np.clip(length, 1, 8).astype(np.uint64))).astype(
-        np.uint64
-    )
-    mantissa, frac, ok = _digits_of({1: first << shift}, length, negative, dot)
-    long = np.flatnonzero(~near & (length <= width))
-    if len(long):  # a value over 8 bytes (a time): the 16 bytes before its closing quote
-        stop = value[long] + length[long]
-        words = {w: joined.words[stop - 16 + 8 * w] for w in (0, 1)}
-        mantissa[long], frac[long], ok[long] = _digits_of(words, length[long], negative[long], dot)
+
+def _number_at(
+    joined: _Joined, value: IntArray, words: int, dot: bool
+) -> tuple[npt.NDArray[Any], IntArray, BoolArray]:
+    """(the number, its closing quote, whether it matches `NUMBER` in at most 8 * `words`
+    bytes) of each value starting at `value`: an integer, or with `dot` what float() reads.
+
+    Read from the `words` words the value starts in: the first quote among their bytes is
+    its closing one (in the first byte: an empty value); where they hold none, the value
+    fits only if the byte after them is a quote."""
+    loaded = [joined.words[value + 8 * w] for w in range(words)]
+    width = 8 * words
+    length = np.full(len(value), width)
+    for w in reversed(range(words)):
+        lane = _first_lane(_lanes_equal(loaded[w], QUOTES))
+        length = np.where(lane < 8, 8 * w + lane, length)
+    full = np.flatnonzero(length == width)
+    if len(full):
+        quoted = joined.array[value[full] + width] == ord('"')
+        length[full] = np.where(quoted, width, width + 1)
+    negative = (loaded[0] & np.uint64(0xFF)) == np.uint64(ord("-"))
+    mantissa, frac, ok = _digits_of(loaded, length, negative, dot)
     if not dot:
         return np.where(negative, -mantissa, mantissa), value + length, ok
     number = mantissa.astype(np.float64) / POW10_FLOAT[frac]
@@ -468,48 +480,53 @@ def _number_at(
 
 
 def _digits_of(
-    words: dict[int, U64], length: IntArray, negative: BoolArray, dot: bool
+    words: list[U64], length: IntArray, negative: BoolArray, dot: bool
 ) -> tuple[IntArray, IntArray, BoolArray]:
     """(all digits read as one integer, digits after the dot, matches `NUMBER`) of each
-    value that ends a window of 8 or 16 bytes (`words` 1, or 0 and 1: the last eight bytes
-    and the eight before); values longer than the window do not match.
+    value of `length` bytes at the start of its `words` (one or two); a value longer than
+    them, or with more digits than `COORDINATE_DIGITS` (`TIME_DIGITS` with `dot`), does not
+    match.
 
-    Eight bytes at a time (SWAR): the bytes of the window before the value, its sign and its
-    dot are set to "0"; then every byte must be a digit, and the digits are summed up by
-    multiplications."""
+    Eight bytes at a time (SWAR): the bytes after the value, its sign and its dot are set to
+    "0"; then every byte must be a digit, the digits are summed up by multiplications, and
+    the zeros after the value divided away."""
     width = 8 * len(words)
     ok = (length >= 1) & (length <= width)
     length = np.clip(length, 1, width)
-    first = 16 - length  # the value's first byte in the window
-    dot_at = np.full(len(length), 16)  # the dot's byte in the window, 16 for none
-    if dot:  # the dots among the value's bytes: at most one
-        marks = {w: _lanes_equal(words[w], DOTS) & ~BEFORE[w][first] for w in words}
-        low = _first_lane(marks[0]) if 0 in marks else np.full(len(length), 8)
-        dot_at = np.where(low < 8, low, 8 + _first_lane(marks[1]))
-        dots = sum(np.bitwise_count(m) for m in marks.values())
-        ok &= dots <= 1
-        ok &= (dot_at == 16) | ((dot_at > first + negative) & (dot_at < 15))
-    n_digits = length - negative - (dot_at < 16)
+    sign = negative.astype(np.int64)
+    dot_at = np.full(len(length), 16)  # the dot's byte, 16 for none
+    if dot:  # the dots among the value's bytes: at most one, neither first nor last
+        marks = [_lanes_equal(w, DOTS) & BEFORE[i][length] for i, w in enumerate(words)]
+        dot_at, count = _first_lane(marks[0]), np.bitwise_count(marks[0])
+        if width > 8:
+            dot_at = np.where(dot_at < 8, dot_at, 8 + _first_lane(marks[1]))
+            count = count + np.bitwise_count(marks[1])
+        else:
+            dot_at[dot_at == 8] = 16
+        ok &= count <= 1
+        ok &= (dot_at == 16) | ((dot_at > sign) & (dot_at < length - 1))
+    n_digits = length - sign - (dot_at < 16)
     # a lone sign is no number: with its byte zeroed it would read as 0
     ok &= (n_digits >= 1) & (n_digits <= (TIME_DIGITS if dot else COORDINATE_DIGITS))
     whole = np.zeros(len(length), dtype=np.uint64)
-    lead = first + negative  # the sign, where there is one, is zeroed with the bytes before
-    for index, w in words.items():
-        zeroed = BEFORE[index][lead]
+    digit_lanes = 2 * length + sign
+    for i, w in enumerate(words):
+        digits = DIGIT_LANES[i][digit_lanes]
         if dot:
-            zeroed |= ONE[index][dot_at]
+            digits &= ~ONE[i][dot_at]
         # a digit's byte is now its value 0-9, a zeroed byte 0, any other byte not under 10
-        x = (w ^ ZEROS) & ~zeroed
+        x = (w ^ ZEROS) & digits
         ok &= ((((x & LOW7) + TEN_UP) | x) & HIGH_BITS) == 0
         whole = whole * np.uint64(10**8) + _eight_digits(x)
-    whole_int = whole.view(np.int64)  # below 10**16 where ok; no use made of it elsewhere
+    # below 10**16 where ok; no use made of it elsewhere
+    read: IntArray = whole.view(np.int64) // POW10[width - length]
     if not dot:
-        return whole_int, np.zeros(len(length), dtype=np.int64), ok
-    frac = FRAC[dot_at]
-    # the dot's zero digit taken out: whole = int * 10**(frac + 1) + fraction
-    high_part = whole_int // POW10[frac + 1]
-    fraction = whole_int - high_part * POW10[frac + 1]
-    mantissa = np.where(dot_at < 16, high_part * POW10[frac] + fraction, whole_int)
+        return read, np.zeros(len(length), dtype=np.int64), ok
+    frac = np.where(dot_at < 16, length - 1 - dot_at, 0)
+    # the dot's zero digit taken out: read = int * 10**(frac + 1) + fraction
+    high_part = read // POW10[frac + 1]
+    fraction = read - high_part * POW10[frac + 1]
+    mantissa = np.where(dot_at < 16, high_part * POW10[frac] + fraction, read)
     return mantissa, frac, ok
 
 
