@@ -1,36 +1,28 @@
 """The fast stroke reader: every stroke file of a unit in one pass of array operations.
 
-It takes a file only where it has the release's own form, byte for byte (`DECLARATION`, the
-tags of `TAGS`, numbers of `NUMBER_GRAMMAR`); anything else is left to the tree reader
-(`readers.tree_stroke_xml`), which gives the same `Ink` or refuses the file with a reason. What
-it takes is proven well formed by the array checks themselves, with lxml parsing only the parts
-outside the stroke set (`_rest_is_well_formed`).
+It takes a file only where it has the release's own form, byte for byte (the declaration of
+`restproof.DECLARATION`, the tags of `TAGS`, numbers of `NUMBER_GRAMMAR`); anything else is
+left to the tree reader (`readers.tree_stroke_xml`), which gives the same `Ink` or refuses the
+file with a reason. What it takes is proven well formed by the array checks themselves, with
+lxml parsing only the parts outside the stroke set (`restproof`: a batch's in one parse).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from lxml import etree
 
 from graves_data.corpora.iam_ondb.params import MAX_TIME
+from graves_data.corpora.iam_ondb.restproof import rests_are_well_formed
 from graves_data.pipelines.strokes import FloatArray, Ink, IntArray
-from graves_data.safexml import xml_parser
 
 BoolArray = npt.NDArray[np.bool_]
 
 # the release's form, byte for byte: what a file must look like for the fast reader to take it
-ROOT_TAG = "WhiteboardCaptureSession"
-DECLARATION = re.compile(
-    rb"<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*([\"'])1\.[0-9]+\1"
-    rb"(?:[ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*([\"'])(?i:ISO-8859-1|UTF-8|US-ASCII|latin-?1)\2)?"
-    rb"(?:[ \t\r\n]+standalone[ \t\r\n]*=[ \t\r\n]*([\"'])(?:yes|no)\3)?[ \t\r\n]*\?>"
-)  # an encoding in which every ASCII byte is that ASCII character, as the tags are read
 PAD = 128  # zero bytes before and after the joined files: every look-around stays inside
 # (a tag's values are searched for at most 100 bytes past its "<", which is before its file's
 # "</StrokeSet>")
@@ -167,33 +159,17 @@ def fast_stroke_batch(datas: Sequence[bytes]) -> list[Ink | None]:
     if not datas:
         return out
     scan = _Scan.of(_Joined.of(datas))
-    for f in np.flatnonzero(scan.valid).tolist():
-        if not _rest_is_well_formed(datas[f], *scan.strokeset_span(f)):
-            scan.valid[f] = False
+    files = np.flatnonzero(scan.valid).tolist()
+    proven = rests_are_well_formed(
+        [datas[f] for f in files], [scan.strokeset_span(f) for f in files]
+    )
+    scan.valid[[f for f, ok in zip(files, proven, strict=True) if not ok]] = False
     return scan.inks(out)
 
 
 def fast_stroke_xml(data: bytes) -> Ink | None:
     """`fast_stroke_batch` of one file."""
     return fast_stroke_batch([data])[0]
-
-
-def _rest_is_well_formed(data: bytes, open_at: int, close_at: int) -> bool:
-    """lxml's proof for all of the file but the StrokeSet's content (a few hundred bytes)."""
-    if data.startswith(b"<?"):
-        if DECLARATION.match(data) is None:
-            return False
-    elif data[:1] not in (b"<", b" ", b"\t", b"\r", b"\n"):
-        return False  # without a declaration, only such a start is read as UTF-8
-    rest = data[: open_at + len(TAGS[OPEN_SET])] + data[close_at:]
-    parser = xml_parser()
-    try:
-        root = etree.fromstring(rest, parser)
-    except etree.XMLSyntaxError:
-        return False
-    if len(parser.error_log) or root.tag != ROOT_TAG:
-        return False
-    return len(root.findall("StrokeSet")) == 1 and sum(1 for _ in root.iter("StrokeSet")) == 1
 
 
 # allowed[previous kind, kind] inside a StrokeSet: strokes of points, nothing else

@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 from lxml import etree
 
-from graves_data.corpora.iam_ondb.fastread import ROOT_TAG, fast_stroke_batch
+from graves_data.corpora.iam_ondb.fastread import fast_stroke_batch
 from graves_data.corpora.iam_ondb.params import (
     CONTROL,
     MAX_STROKE_BYTES,
@@ -18,6 +18,7 @@ from graves_data.corpora.iam_ondb.params import (
     NUMBER_GRAMMAR,
     WRITER_CHUNK,
 )
+from graves_data.corpora.iam_ondb.restproof import ROOT_TAG
 from graves_data.errors import BadInput
 from graves_data.pipelines.strokes import Ink
 from graves_data.safexml import pull_parser, xml_parser
