@@ -64,7 +64,7 @@ class InkBatch:
     def line(self, i: int) -> Ink:
         a, b = int(self.points[i]), int(self.points[i + 1])
         ends = self.ends[self.strokes[i] : self.strokes[i + 1]] - a
-        return Ink(self.x[a:b], self.y[a:b], self.t[a:b] if self.timed[i] else None, ends)
+        return Ink.built(self.x[a:b], self.y[a:b], self.t[a:b] if self.timed[i] else None, ends)
 
     def point_line(self) -> IntArray:
         """For each point, the index of its line."""
@@ -170,8 +170,7 @@ def _sampling_periods(batch: InkBatch) -> FloatArray:
     step = batch.steps_within() & batch.timed[line]
     positive = step & (dt > 0)
     pos_line, pos_dt = line[positive], dt[positive]
-    order = np.lexsort((pos_dt, pos_line))
-    sorted_dt = pos_dt[order]
+    sorted_dt = _sorted_within(pos_dt, pos_line, batch.n_lines)
     count = np.bincount(pos_line, minlength=batch.n_lines)
     first = np.cumsum(count) - count
     has = count > 0
@@ -190,6 +189,20 @@ def _sampling_periods(batch: InkBatch) -> FloatArray:
         period[i] = float(reg_dt[a : a + reg_count[i]].mean())
     period[~(period > 0)] = np.nan
     return period
+
+
+def _sorted_within(values: FloatArray, line: IntArray, n_lines: int) -> FloatArray:
+    """`values` sorted within each line's run (`line` non-decreasing): the values of
+    lexsort((values, line)). One sort of the values, then a stable sort by line, a radix
+    sort where the line numbers fit 16 bits; equal values are the same floats, so the order
+    among them does not show."""
+    by_value = np.argsort(values)
+    key = line[by_value]
+    if n_lines <= 1 << 16:
+        key = key.astype(np.uint16)
+    order = by_value[np.argsort(key, kind="stable")]
+    found: FloatArray = values[order]
+    return found
 
 
 def _fill_dropped_batch(
@@ -239,8 +252,12 @@ def _lines_with_breaks(batch: InkBatch, threshold: float) -> list[Ink | None]:
     out: list[Ink | None] = [None] * batch.n_lines
     if len(batch.x) < 2:
         return out
-    step = np.hypot(np.diff(batch.x), np.diff(batch.y))
-    breaks = batch.steps_within() & (step > threshold)
+    dx, dy = np.diff(batch.x), np.diff(batch.y)
+    # squared integer steps, exact (coordinates are under 2**23): every step longer than
+    # `threshold` by hypot, and at most a few within rounding of it, whose lines then take
+    # the per-line steps, which are the definition and give them the same result
+    long = dx * dx + dy * dy > threshold * threshold * (1 - 1e-9)
+    breaks = batch.steps_within() & long
     for i in np.flatnonzero(_per_line(batch, breaks)):
         out[int(i)] = batch.line(int(i))
     return out

@@ -62,6 +62,15 @@ class Ink:
         if not len(self.ends) and n:
             raise ValueError("points without strokes")
 
+    @staticmethod
+    def built(x: IntArray, y: IntArray, t: FloatArray | None, ends: IntArray) -> Ink:
+        """An Ink whose arrays hold its invariants by how they were made (a line cut from a
+        batch whose stroke ends are cumulative counts): the checks of `__post_init__`, a
+        dozen small numpy calls, skipped for the thousands of lines of a unit."""
+        ink = object.__new__(Ink)
+        ink.__dict__.update(x=x, y=y, t=t, ends=ends)
+        return ink
+
     @property
     def n_points(self) -> int:
         return len(self.x)

@@ -355,7 +355,7 @@ class _Scan:
         spans = zip(files.tolist(), point_lo, point_hi, head_lo, head_hi, strict=True)
         for f, a, b, h0, h1 in spans:
             ends = stroke_ends[h0:h1] - a
-            out[f] = Ink(x[a:b], y[a:b], t[a:b] if b > a else None, ends)
+            out[f] = Ink.built(x[a:b], y[a:b], t[a:b] if b > a else None, ends)
         return out
 
 
