@@ -146,7 +146,7 @@ def fast_stroke_batch(datas: Sequence[bytes]) -> list[Ink | None]:
     - between its only `<StrokeSet>` and only `</StrokeSet>` there is nothing but white space
       and tags of exactly the release's form, nested as strokes of points: `<Stroke colour="v"
       start_time="v" end_time="v">` (or `<Stroke>`), `<Point x="N" y="N" time="T"/>` and
-      `</Stroke>`, with N = -?[0-9]{1,9}, T = `NUMBER` of at most 14 digits within `MAX_TIME`,
+      `</Stroke>`, with N = -?[0-9]{1,7}, T = `NUMBER` of at most 14 digits within `MAX_TIME`,
       v printable ASCII without space, `<` or `&`; there is no `<Point` outside it;
     - the rest of the file, with the StrokeSet's content taken out, is parsed by lxml (the safe
       parser) and is a well-formed document whose root is the un-namespaced
