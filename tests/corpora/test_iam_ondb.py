@@ -397,6 +397,29 @@ def test_fast_path_reads_every_sample_file_like_the_tree(iam_sample: Path) -> No
         same_ink(fast, tree_stroke_xml(data, path.name))
 
 
+@pytest.mark.parametrize("pass_bytes", [1, 150_000, 1 << 30])
+def test_fast_path_reads_a_batch_in_passes_like_the_tree(
+    iam_sample: Path, pass_bytes: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch is read in passes of about PASS_BYTES; any size (a file a pass, a few, all)
+    gives the tree's Inks in the files' order, a damaged file among them refused."""
+    from graves_data.corpora.iam_ondb import fastread, tree_stroke_xml
+
+    monkeypatch.setattr(fastread, "PASS_BYTES", pass_bytes)
+    paths = sorted((iam_sample / "lineStrokes").rglob("*.xml"))
+    datas = [p.read_bytes() for p in paths]
+    broken = datas[0].replace(b'<Point x="', b'<Point x="+', 1)
+    datas = [*datas[:3], broken, *datas[3:]]
+    paths = [*paths[:3], paths[0], *paths[3:]]
+    inks = fastread.fast_stroke_batch(datas)
+    assert len(inks) == len(datas)
+    assert inks[3] is None
+    for i, (path, data, ink) in enumerate(zip(paths, datas, inks, strict=True)):
+        if i != 3:
+            assert ink is not None, f"{path.name} should take the fast path"
+            same_ink(ink, tree_stroke_xml(data, path.name))
+
+
 REGULAR = (
     b'<?xml version="1.0" encoding="ISO-8859-1"?>\n<WhiteboardCaptureSession>\n'
     b'  <WhiteboardDescription><SensorLocation corner="top_left"/></WhiteboardDescription>\n'
