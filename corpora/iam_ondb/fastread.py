@@ -37,9 +37,9 @@ TAGS = {  # kind code: the bytes a tag of that kind starts with
 POINT, HEAD, CLOSE, OPEN_SET, CLOSE_SET, BARE_HEAD = 1, 2, 3, 4, 5, 6
 PREFIXES = {"point": b"<Point", "set": b"<StrokeSet", "end-set": b"</StrokeSet"}
 POINT_REST = np.uint64(int.from_bytes(TAGS[POINT][2:], "little"))  # a Point's tag after "<P"
-# the literal bytes after each quoted value (by its closing quote's index), for a Point and a
-# Stroke head
-POINT_GLUE = ((1, b'" y="'), (3, b'" time="'), (5, b'"/>'))
+# the literal bytes after each quoted value: of a Point, and of a Stroke head (by its closing
+# quote's index)
+POINT_GLUE = (b'" y="', b'" time="', b'"/>')
 HEAD_GLUE = ((1, b'" start_time="'), (3, b'" end_time="'), (5, b'">'))
 POINT_WORDS = (1, 1, 2)  # the words a Point's x, y and time may fill (`_digits_of`)
 WHITE_BYTE = np.zeros(256, dtype=bool)  # XML's white space
@@ -80,11 +80,10 @@ class _Joined:
         return _Joined(data, np.frombuffer(data, dtype=np.uint8), words, bounds + PAD)
 
     def file_of(self, positions: IntArray) -> IntArray:
-        """The file of each position; for sorted positions, by counting them per file."""
-        if len(positions) > len(self.bounds) and (positions[1:] >= positions[:-1]).all():
-            per_file = np.diff(np.searchsorted(positions, self.bounds))
-            return np.repeat(np.arange(len(self.bounds) - 1), per_file)
-        found: IntArray = np.searchsorted(self.bounds, positions, side="right") - 1
+        """The file of each of the increasing `positions` (as `find` gives them), by counting
+        them per file."""
+        per_file = np.diff(np.searchsorted(positions, self.bounds))
+        found: IntArray = np.repeat(np.arange(len(self.bounds) - 1), per_file)
         return found
 
     def find(self, byte: bytes) -> IntArray:
@@ -434,7 +433,7 @@ def _point_values(
     value = start + len(TAGS[POINT])
     found: list[npt.NDArray[Any]] = []
     ok: BoolArray = np.ones(len(start), dtype=bool)
-    for (_, glue), words, dot in zip(POINT_GLUE, POINT_WORDS, (False, False, True), strict=True):
+    for glue, words, dot in zip(POINT_GLUE, POINT_WORDS, (False, False, True), strict=True):
         number, close, number_ok = _number_at(joined, value, words, dot)
         ok &= number_ok & joined.matches(close, glue)
         found.append(number)

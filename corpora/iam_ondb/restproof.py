@@ -112,7 +112,8 @@ def _all_documents(pieces: Sequence[bytes]) -> bool:
     """Whether each piece is white space, one `ROOT_TAG` element holding one StrokeSet as a
     child and no other, and white space, from one parse of them all."""
     marker = f"<{MARKER}/>".encode()
-    document = b"".join([f"<{MARKER}>".encode(), *(marker + p for p in pieces), b"</_>"])
+    outer_tags = f"<{MARKER}>".encode(), f"</{MARKER}>".encode()
+    document = b"".join([outer_tags[0], *(marker + p for p in pieces), outer_tags[1]])
     parser = xml_parser()
     try:
         outer = etree.fromstring(document, parser)
