@@ -9,7 +9,7 @@ backend, so the bytes never depend on it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import (
     FIRST_COMPLETED,
     Future,
@@ -17,8 +17,9 @@ from concurrent.futures import (
     ThreadPoolExecutor,
     wait,
 )
+from contextlib import contextmanager
 from multiprocessing import get_all_start_methods, get_context
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from graves_data.pipelines.cluster import dispatch_dask, map_dask
 from graves_data.pipelines.job import BuildJob, Execution, ProcessFn, Unit, UnitContext, UnitResult
@@ -37,6 +38,7 @@ from graves_data.storage import Location, resolve
 log = logging.getLogger(__name__)
 
 Backend = Literal["dask", "serial", "pool"]
+T = TypeVar("T")
 
 
 def backend(execution: Execution, tasks: int) -> tuple[Backend, int]:
@@ -54,8 +56,11 @@ def execute(job: BuildJob, root: Location, execution: Execution) -> list[UnitRes
     kept: list[str] = []
     progress = CountBar(execution.progress, job.unit_count, f"build {job.corpus}")
 
+    parallel = backend(execution, job.unit_count)[0] != "serial"
+    units = _heaviest_first(job.units) if parallel else job.units
+
     def todo() -> Iterator[tuple[Unit, str]]:
-        for unit in job.units:
+        for unit in units:
             fingerprint = unit_fingerprint(job, unit)
             done = finished_result(root, unit, fingerprint)
             if done is not None:
@@ -81,6 +86,16 @@ def execute(job: BuildJob, root: Location, execution: Execution) -> list[UnitRes
     # unit keys, not arrival or planning order: a folder and an archive of the same files
     # may yield units in different orders and must still give the same manifest
     return [results[key] for key in sorted(results)]
+
+
+def _heaviest_first(units: Iterable[Unit]) -> Iterable[Unit]:
+    """Planned units with the most input bytes first, for a pool or cluster: the last ones
+    to start, which decide when all are done, are then the lightest. A stream of units (whose
+    sizes are not known in advance) keeps its own order, and so does a serial build (its
+    errors come in plan order). The results' order is never this one."""
+    if not isinstance(units, Sequence):
+        return units
+    return sorted(units, key=lambda unit: -sum(size for _, size, _ in unit.inputs))
 
 
 def _dispatch(
@@ -203,3 +218,22 @@ def parallel_map(
             return [f.result() for f in futures]
     finally:
         progress.close()
+
+
+@contextmanager
+def beside(fn: Callable[..., T], *args: Any, execution: Execution) -> Iterator[Callable[[], T]]:
+    """`fn(*args)` begun on a local process of its own, for the caller to work beside it,
+    where the build may use a second local process (`--workers` 2 or more, no cluster); else
+    nothing is begun and `fn` runs here, when its result is asked for. Yields the function
+    that gives the result (or raises what `fn` raised). For the serial steps before any unit
+    runs (the inventory), which would otherwise leave every core but one idle."""
+    where, _ = backend(execution, 2)
+    if where != "pool":
+        yield lambda: fn(*args)
+        return
+    with ProcessPoolExecutor(max_workers=1, mp_context=pool_context(fn)) as pool:
+        future = pool.submit(fn, *args)
+        try:
+            yield future.result
+        finally:
+            future.cancel()

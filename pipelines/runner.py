@@ -20,6 +20,7 @@ from __future__ import annotations
 import posixpath
 
 from graves_data.manifest import Manifest, write_manifest
+from graves_data.pipelines.executors import beside as beside
 from graves_data.pipelines.executors import execute as execute
 from graves_data.pipelines.executors import parallel_map as parallel_map
 from graves_data.pipelines.job import BadInputPolicy as BadInputPolicy

@@ -60,7 +60,7 @@ def build(
     raw_loc = raw if isinstance(raw, Location) else resolve(raw)
     out_loc = out if isinstance(out, Location) else resolve(out)
     check_no_overlap(raw_loc, out_loc)
-    inventory = take_inventory(raw_loc)
+    inventory = take_inventory(raw_loc, execution)
     plan = plan_forms(inventory, params, on_bad_input)
     units = make_units(plan, params)
     sources = list(inventory.sources)

@@ -7,7 +7,8 @@ import logging
 import os
 import posixpath
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from graves_data.archives import HashingReader, Member, iter_tar, iter_zip
@@ -26,8 +27,10 @@ from graves_data.corpora.iam_ondb.params import (
 from graves_data.corpora.iam_ondb.readers import parse_split_list, parse_writer
 from graves_data.errors import InputNotFound, NotACorpus
 from graves_data.pipelines.runner import (
+    Execution,
     Quarantined,
     SourceFile,
+    beside,
 )
 from graves_data.storage import FileStat, Location, change_stamp, printable_name
 
@@ -58,6 +61,12 @@ class Inventory:
     sources: list[SourceFile] = field(default_factory=list)
     quarantine: list[Quarantined] = field(default_factory=list)
     strokes_archive: Location | None = None
+
+    def take_heads(self, heads: Inventory) -> None:
+        """The writers, original files and quarantine entries of `original_heads`."""
+        self.writers.update(heads.writers)
+        self.originals.update(heads.originals)
+        self.quarantine.extend(heads.quarantine)
 
 
 def sha256_hex(data: bytes) -> str:
@@ -123,7 +132,10 @@ def require_component(raw: Location, name: str) -> tuple[str, Location]:
     return found
 
 
-def take_inventory(raw: Location) -> Inventory:
+def take_inventory(raw: Location, execution: Execution | None = None) -> Inventory:
+    """The release's files. With a second local worker in `execution`, the heads of the
+    original files (the writers) are read on a process of their own while this one walks the
+    stroke files and reads the transcriptions: the same inventory, in about half the wall."""
     if not raw.exists():
         raise InputNotFound(f"{raw.url}: no such folder")
     if not raw.is_dir():
@@ -142,16 +154,33 @@ def take_inventory(raw: Location) -> Inventory:
             ORIGINAL,
             ARCHIVES[ORIGINAL],
         )
-    _inventory_strokes(raw, strokes, inventory)
-    for rel, data in _component_files(raw, ascii_part, inventory):
-        _add_transcription(rel, data, inventory)
-    if original is not None and original[0] == "folder":
-        _original_heads(original[1], inventory)
-    elif original is not None:
-        for rel, data in _component_files(raw, original, inventory):
-            _add_original(rel, data, inventory)
+    with _heads_beside(original, execution) as heads:
+        _inventory_strokes(raw, strokes, inventory)
+        for rel, data in _component_files(raw, ascii_part, inventory):
+            _add_transcription(rel, data, inventory)
+        if heads is not None:
+            inventory.take_heads(heads())
+        elif original is not None:
+            for rel, data in _component_files(raw, original, inventory):
+                _add_original(rel, data, inventory)
     inventory.lists = read_split_lists(raw, inventory)
     return inventory
+
+
+@contextmanager
+def _heads_beside(
+    original: tuple[str, Location] | None, execution: Execution | None
+) -> Iterator[Callable[[], Inventory] | None]:
+    """The original folder's heads (`original_heads`), begun beside the caller where
+    `execution` has a second local worker; None where the originals are not a folder."""
+    if original is None or original[0] != "folder":
+        yield None
+        return
+    with beside(original_heads, original[1], execution=execution or SERIAL) as heads:
+        yield heads
+
+
+SERIAL = Execution(workers=1, progress=False)
 
 
 def _component_files(
@@ -236,11 +265,13 @@ def _add_transcription(path: str, data: bytes, inv: Inventory) -> None:
     inv.transcriptions[match["form"]] = (path, data)
 
 
-def _original_heads(folder: Location, inv: Inventory) -> None:
-    """Writers from the heads of the original XML files (General comes first in each).
+def original_heads(folder: Location) -> Inventory:
+    """Writers from the heads of the original XML files (General comes first in each): an
+    inventory holding only `writers`, `originals` and what of the folder was quarantined.
 
     An original file holds the whole form's strokes too: the plan reads only its first
     kilobytes, and the workers read and hash the whole file, in parallel, for `sources`."""
+    inv = Inventory()
     for found in _folder_files(folder, inv):
         rel = found.path
         path = posixpath.join(folder.name, rel)
@@ -254,6 +285,7 @@ def _original_heads(folder: Location, inv: Inventory) -> None:
         form = _original_form(path)
         inv.writers[form] = (writer, why)
         inv.originals[form] = path
+    return inv
 
 
 def _original_form(path: str) -> str:

@@ -281,6 +281,32 @@ def test_output_is_byte_identical_for_any_worker_count(tmp_path: Path, iam_sampl
         assert (tmp_path / "one" / rel).read_bytes() == (tmp_path / "two" / rel).read_bytes()
 
 
+def test_the_inventory_with_a_second_worker_is_the_serial_one(
+    tmp_path: Path, iam_sample: Path
+) -> None:
+    """With two workers the original files' heads are read on a process of their own: the
+    inventory (writers, their order, quarantine entries and their order) is the same."""
+    from graves_data.corpora.iam_ondb.inventory import take_inventory
+    from graves_data.storage import resolve
+
+    raw = tmp_path / "raw"
+    shutil.copytree(iam_sample, raw)
+    (raw / "original" / "a01" / "link.xml").symlink_to(raw / "trainset.txt")
+    (raw / "original" / "a01" / "a01-090" / "strokesz.xml").write_bytes(b"<broken")
+    (raw / "lineStrokes" / "stray.txt").write_bytes(b"not a line")
+    serial = take_inventory(resolve(str(raw)), QUIET)
+    two = take_inventory(resolve(str(raw)), Execution(workers=2, progress=False))
+    assert list(two.writers.items()) == list(serial.writers.items())
+    assert list(two.originals.items()) == list(serial.originals.items())
+    assert two.quarantine == serial.quarantine and two.sources == serial.sources
+    assert two == serial
+    codes = {q.source: q.code for q in serial.quarantine}
+    assert codes["original/a01/link.xml"] == "symlink"
+    assert codes["lineStrokes/stray.txt"] == "unknown-file"
+    assert serial.writers["a01-090z"][0] is None  # the broken head names no writer, and why
+    assert "unreadable" in str(serial.writers["a01-090z"][1])
+
+
 def test_shards_load_with_pyarrow_polars_and_duckdb(tmp_path: Path, iam_sample: Path) -> None:
     manifest, out = built(tmp_path, iam_sample)
     files = [str(out / f["path"]) for f in manifest["splits"]["train"]["files"]]

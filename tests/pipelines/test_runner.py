@@ -3,6 +3,7 @@ policy applied in one place, and the manifest assembled in one place."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -157,3 +158,44 @@ def test_serial_units_overlap_their_io_but_keep_order_and_errors(
     with pytest.raises(FileNotFoundError, match=r"u3/stroke\.xml"):
         list(executors._dispatch_serial(None, todo, ctx))  # type: ignore[arg-type]
     assert "wrote u0" in events and "made u3" not in events and "made u4" not in events
+
+
+def _pid_or_fail(fail: bool) -> int:
+    if fail:
+        raise FileNotFoundError("original/a01/strokesz.xml: gone")
+    return os.getpid()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_beside_runs_on_a_process_of_its_own_only_with_a_second_worker(workers: int) -> None:
+    from graves_data.pipelines.executors import beside
+
+    execution = Execution(workers=workers, progress=False)
+    with beside(_pid_or_fail, False, execution=execution) as result:
+        pid = result()
+    assert (pid != os.getpid()) == (workers > 1)
+    failing = beside(_pid_or_fail, True, execution=execution)
+    with failing as result, pytest.raises(FileNotFoundError, match=r"strokesz\.xml: gone"):
+        result()
+
+
+def test_a_pool_takes_the_heaviest_units_first_a_stream_in_its_order() -> None:
+    from types import SimpleNamespace
+    from typing import Any
+
+    from graves_data.pipelines.executors import _heaviest_first
+
+    def unit(key: str, *sizes: int) -> Any:
+        return SimpleNamespace(
+            key=key, inputs=tuple((f"{key}/{i}", s, 0) for i, s in enumerate(sizes))
+        )
+
+    units = [unit("a", 5, 5), unit("b", 30), unit("c", 4, 4, 4), unit("d", 10), unit("e", 12)]
+    assert [u.key for u in _heaviest_first(units)] == [
+        "b",
+        "c",
+        "e",
+        "a",
+        "d",
+    ]  # ties in plan order
+    assert [u.key for u in _heaviest_first(iter(units))] == ["a", "b", "c", "d", "e"]
