@@ -165,8 +165,15 @@ def nullable_list_array(
         return pa.nulls(len(parts), pa.list_(value_type))
     filled = [p if p is not None else np.zeros(0) for p in parts]
     array = list_array(filled, value_type)
-    mask = pa.array([p is None for p in parts])
-    return pa.ListArray.from_arrays(array.offsets, array.values, mask=mask)
+    # the validity bitmap given as a buffer: `from_arrays(..., mask=)` imports pyarrow.compute
+    # (about 0.05 s, in every worker's first unit)
+    valid = pa.array(np.asarray([p is not None for p in parts], dtype=bool)).buffers()[1]
+    return pa.Array.from_buffers(
+        pa.list_(value_type),
+        len(parts),
+        [valid, array.offsets.buffers()[1]],
+        children=[array.values],
+    )
 
 
 def _line_starts(inks: Sequence[Ink]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:

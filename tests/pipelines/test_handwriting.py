@@ -70,3 +70,22 @@ def test_longest_nondecreasing_is_a_longest_run(values: list[float]) -> None:
     chosen = np.asarray(values)[mask]
     assert np.all(np.diff(chosen) >= 0) and np.all(chosen > 0)
     assert mask.sum() == longest_by_brute_force(values)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.lists(st.floats(-1e3, 1e3, width=32), max_size=4))))
+def test_a_nullable_list_column_is_the_masked_one(parts: list[list[float] | None]) -> None:
+    """The `dt` column is built from its validity bitmap as a buffer: the same array as
+    from_arrays with a mask (which would import pyarrow.compute in every worker)."""
+    import pyarrow as pa
+
+    from graves_data.pipelines.handwriting import list_array, nullable_list_array
+
+    arrays = [None if p is None else np.asarray(p, dtype=np.float32) for p in parts]
+    made = nullable_list_array(arrays, pa.float32())
+    made.validate(full=True)
+    assert made.to_pylist() == [None if p is None else list(p) for p in arrays]
+    if any(p is not None for p in arrays):
+        filled = list_array([np.zeros(0) if p is None else p for p in arrays], pa.float32())
+        mask = pa.array([p is None for p in arrays], pa.bool_())
+        assert made.equals(pa.ListArray.from_arrays(filled.offsets, filled.values, mask=mask))
