@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from graves_data.cli import main
 from graves_data.corpora import CORPORA
@@ -143,6 +145,55 @@ def test_strict_json_names_where_a_non_finite_number_is() -> None:
         manifest_bytes({"normalization": {"std": [math.inf, 1.0]}})
     assert json.loads(strict_json({"a": [1.5, "é"]})) == {"a": [1.5, "é"]}
     assert "é" in strict_json("é")  # UTF-8 text, as the files always were
+
+
+# keys and strings with what JSON must escape (quotes, backslashes, newlines, braces and the
+# separators' own characters), numbers of every kind, and records (dicts of scalars) in lists
+TEXT = st.text(alphabet=st.sampled_from(list('ab{}[],:" \\\n\té\u2028\x00')), max_size=6)
+SCALAR = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), TEXT
+)
+RECORD = st.dictionaries(TEXT, SCALAR, max_size=4)
+JSONISH = st.recursive(
+    st.one_of(SCALAR, RECORD, st.lists(RECORD, max_size=4)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.tuples(inner, inner),
+        st.dictionaries(TEXT, inner, max_size=4),
+        st.dictionaries(st.integers(-3, 3), inner, max_size=3),  # keys json turns into text
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    JSONISH,
+    st.sampled_from([0, 1, 2, 4]),
+    st.booleans(),
+    st.booleans(),
+)
+def test_indented_strict_json_is_json_dumps_text(
+    value: Any, indent: int, sort_keys: bool, ensure_ascii: bool
+) -> None:
+    """strict_json with an indent writes through json's C encoder (the pure-Python one that
+    `indent` selects was most of a large manifest's write): the text must be json.dumps's."""
+    options = {"indent": indent, "sort_keys": sort_keys, "ensure_ascii": ensure_ascii}
+    try:
+        expected = json.dumps(value, allow_nan=False, **options)
+    except TypeError:  # sort_keys over keys of mixed types: both refuse
+        with pytest.raises(TypeError):
+            strict_json(value, **options)
+        return
+    assert strict_json(value, **options) == expected
+
+
+def test_indented_strict_json_of_a_manifest_like_value() -> None:
+    sources = [{"path": f"a/{i}.xml", "size": i, "sha256": "0" * 64} for i in range(50)]
+    value = {"sources": sources, "splits": {"train": {"files": ["x"], "rows": 3}}, "q": []}
+    assert (
+        manifest_bytes(value) == (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode()
+    )
 
 
 def test_every_json_writer_goes_through_strict_json() -> None:
