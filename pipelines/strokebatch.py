@@ -193,15 +193,16 @@ def _sampling_periods(batch: InkBatch) -> FloatArray:
 
 def _sorted_within(values: FloatArray, line: IntArray, n_lines: int) -> FloatArray:
     """`values` sorted within each line's run (`line` non-decreasing): the values of
-    lexsort((values, line)). One sort of the values, then a stable sort by line, a radix
-    sort where the line numbers fit 16 bits; equal values are the same floats, so the order
-    among them does not show."""
-    by_value = np.argsort(values)
-    key = line[by_value]
-    if n_lines <= 1 << 16:
-        key = key.astype(np.uint16)
-    order = by_value[np.argsort(key, kind="stable")]
-    found: FloatArray = values[order]
+    lexsort((values, line)). Each value is replaced by its rank among the distinct values
+    (a unit's time steps take a few hundred), the line and the rank packed in one int64 and
+    those sorted: numpy sorts plain numbers with SIMD, some 20 times faster than it argsorts
+    them. Equal values are the same floats, so their order does not show."""
+    distinct = np.unique(values)
+    if n_lines >= 1 << 31 or len(distinct) >= 1 << 32:
+        return values[np.lexsort((values, line))]
+    key = (line.astype(np.int64) << 32) | np.searchsorted(distinct, values)
+    key.sort()
+    found: FloatArray = distinct[key & 0xFFFFFFFF]
     return found
 
 

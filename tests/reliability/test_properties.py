@@ -540,3 +540,26 @@ def test_batch_cleaning_is_line_by_line_cleaning(lines: list[Ink], params: Clean
         assert (ink.t is None) == (alone.t is None)
         if ink.t is not None and alone.t is not None:
             np.testing.assert_array_equal(ink.t, alone.t)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 6), st.sampled_from([0.01, 0.02, 1e-300, 3.5, 1e300, np.inf])),
+        max_size=60,
+    ),
+    st.lists(st.floats(1e-9, 1e9), max_size=20),
+)
+def test_values_sorted_within_lines_are_lexsorts(
+    pairs: list[tuple[int, float]], extra: list[float]
+) -> None:
+    """The sampling periods' medians come from values sorted within their lines by rank
+    keys: the values must be those of lexsort((values, line)), bit for bit."""
+    from graves_data.pipelines.strokebatch import _sorted_within
+
+    lines = sorted([line for line, _ in pairs] + [7] * len(extra))
+    values = np.array([value for _, value in pairs] + extra, dtype=np.float64)
+    line = np.array(lines, dtype=np.int64)
+    expected = values[np.lexsort((values, line))]
+    found = _sorted_within(values, line, 8)
+    np.testing.assert_array_equal(found.view(np.int64), expected.view(np.int64))
