@@ -196,6 +196,10 @@ def fast_stroke_xml(data: bytes) -> Ink | None:
 
 
 # allowed[previous kind, kind] inside a StrokeSet: strokes of points, nothing else
+STROKE_PART = np.zeros(7, dtype=bool)  # the tags a StrokeSet holds (by kind: a lookup, not isin)
+STROKE_PART[[POINT, HEAD, BARE_HEAD, CLOSE]] = True
+STROKE_HEAD = np.zeros(7, dtype=bool)
+STROKE_HEAD[[HEAD, BARE_HEAD]] = True
 NESTING = np.zeros((7, 7), dtype=bool)
 for _before, _after in [
     *((head, after) for head in (HEAD, BARE_HEAD) for after in (POINT, CLOSE)),
@@ -283,7 +287,7 @@ class _Scan:
         """Inside each StrokeSet: only strokes of points, the points of the StrokeSet only."""
         inside = self.inside = self.in_body()
         tags = np.arange(len(self.lt))
-        self.invalidate(tags, inside & ~np.isin(self.kind, (POINT, HEAD, BARE_HEAD, CLOSE)))
+        self.invalidate(tags, inside & ~STROKE_PART[self.kind])
         self.invalidate(tags, (self.kind == POINT) & ~inside)
         closing = tags == self.close_tag[self.file_of]
         checked = np.flatnonzero((inside | closing) & self.valid[self.file_of])
@@ -361,7 +365,7 @@ class _Scan:
     def inks(self, out: list[Ink | None]) -> list[Ink | None]:
         """The points of every valid file (None stays for the others)."""
         points, (x, y, t) = self.points, self.values
-        heads = np.flatnonzero(np.isin(self.kind, (HEAD, BARE_HEAD)) & self.valid[self.file_of])
+        heads = np.flatnonzero(STROKE_HEAD[self.kind] & self.valid[self.file_of])
         keep = self.valid[self.file_of[points]]
         if not keep.all():
             points, x, y, t = points[keep], x[keep], y[keep], t[keep]
