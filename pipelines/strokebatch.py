@@ -214,37 +214,41 @@ def _fill_dropped_batch(
     if len(batch.x) < 2:
         return batch, filled
     line = batch.step_line()
-    has = ~np.isnan(period)
-    step_period = np.where(has, period, 1.0)[line]
+    # a line without a period has no gaps: its threshold is infinite (dt is finite)
+    threshold = np.where(np.isnan(period), np.inf, gap_factor * period)
     dt = np.diff(batch.t)
-    gaps = batch.steps_within() & has[line] & (dt > gap_factor * step_period)
-    missing = np.where(gaps, np.minimum(np.rint(dt / step_period) - 1, max_fill), 0)
+    gap = np.flatnonzero((dt > threshold[line]) & batch.steps_within())
+    # the arithmetic of `fill_dropped`, at the gaps only
+    missing = np.minimum(np.rint(dt[gap] / period[line[gap]]) - 1, max_fill)
     missing = np.maximum(missing.astype(np.int64), 0)
-    filled = np.bincount(line, weights=missing, minlength=batch.n_lines).astype(np.int64)
+    filled = np.bincount(line[gap], weights=missing, minlength=batch.n_lines).astype(np.int64)
     if not filled.any():
         return batch, filled
-    n = len(batch.x)
-    repeat = np.ones(n, dtype=np.int64)  # each point, and the points filled after it
-    repeat[:-1] += missing
-    position = np.zeros(n + 1, dtype=np.int64)  # where each point goes, the filled ones between
-    position[1:] = np.cumsum(repeat)
-    x = np.empty(position[n], dtype=np.int64)
-    y = np.empty(position[n], dtype=np.int64)
-    t = np.empty(position[n], dtype=np.float64)
-    x[position[:n]], y[position[:n]], t[position[:n]] = batch.x, batch.y, batch.t
+    gap, count = gap[missing > 0], missing[missing > 0]
+    before = np.zeros(len(gap) + 1, dtype=np.int64)  # points filled after the gaps before
+    before[1:] = np.cumsum(count)
     # the k-th of the m points filled after point i: i + k / (m + 1) of the way to point i + 1
-    # (the same arithmetic as `fill_dropped`; at k = 0 it gives point i itself, exactly)
-    gap = np.flatnonzero(missing)
-    count = missing[gap]
+    # (the same arithmetic as `fill_dropped`), at index i + 1 + (points filled before it)
     base = np.repeat(gap, count)
-    k = np.arange(len(base)) - np.repeat(np.cumsum(count) - count, count) + 1
+    k = np.arange(len(base)) - np.repeat(before[:-1], count) + 1
     frac = k / np.repeat(count + 1, count)
-    at = position[base] + k
+    at = base + np.arange(len(base)) + 1
+    total = len(batch.x) + len(base)
+    original = np.ones(total, dtype=bool)
+    original[at] = False
+    x, y = np.empty(total, dtype=np.int64), np.empty(total, dtype=np.int64)
+    t = np.empty(total, dtype=np.float64)
+    x[original], y[original], t[original] = batch.x, batch.y, batch.t
     x[at] = np.rint(batch.x[base] + frac * (batch.x[base + 1] - batch.x[base]))
     y[at] = np.rint(batch.y[base] + frac * (batch.y[base + 1] - batch.y[base]))
     t[at] = batch.t[base] + frac * (batch.t[base + 1] - batch.t[base])
+
+    def moved(index: IntArray) -> IntArray:  # where point `index` (or the end n) now is
+        shifted: IntArray = index + before[np.searchsorted(gap, index)]
+        return shifted
+
     return InkBatch(
-        x, y, t, batch.timed, position[batch.ends], position[batch.points], batch.strokes
+        x, y, t, batch.timed, moved(batch.ends), moved(batch.points), batch.strokes
     ), filled
 
 
