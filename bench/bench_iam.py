@@ -193,7 +193,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="a small generated corpus, 1 round")
     parser.add_argument("--corpus", default="real,generated", help="real, generated, or both")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--prep-rounds", type=int, default=1, help="rounds with the prep script")
     args = parser.parse_args()
     rounds = 1 if args.quick else args.rounds
