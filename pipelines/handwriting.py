@@ -196,16 +196,15 @@ def batch_offsets(
     out[1:, 1] = np.diff(y)
     first = starts[counts > 0]
     out[first, :2] = 0.0  # each line's first row: its own origin, no step
-    ends = [ink.ends[ink.ends > 0] - 1 + start for ink, start in zip(inks, starts, strict=True)]
-    out[np.concatenate(ends).astype(np.int64), 2] = 1.0
+    # each stroke's last point (of a stroke with points), over all lines at once
+    ends = np.concatenate([ink.ends for ink in inks]).astype(np.int64)
+    stroke_start = np.repeat(starts, [len(ink.ends) for ink in inks])
+    out[(ends + stroke_start - 1)[ends > 0], 2] = 1.0
     parts = np.split(out, np.cumsum(counts)[:-1])
-    origins = [
-        np.asarray([ink.x[0], ink.y[0]], dtype=np.int32)
-        if ink.n_points
-        else np.zeros(2, dtype=np.int32)
-        for ink in inks
-    ]
-    return parts, origins
+    origins = np.zeros((len(inks), 2), dtype=np.int32)  # (0, 0) for a line with no points
+    lines = np.flatnonzero(counts > 0)
+    origins[lines, 0], origins[lines, 1] = x[starts[lines]], y[starts[lines]]
+    return parts, list(origins)
 
 
 def batch_time_steps(inks: Sequence[Ink]) -> list[npt.NDArray[np.float32] | None]:
