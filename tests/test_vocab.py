@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 
 import numpy as np
@@ -55,3 +56,24 @@ def test_byte_vocabulary_table() -> None:
 def test_decode_inverts_encode_over_the_training_text(text: str) -> None:
     vocab = build_vocab(count_symbols([text]))
     assert vocab.decode(vocab.encode(text).tolist()) == text
+
+
+@given(
+    st.lists(st.text(alphabet="abcé\u2028\ud800xyz<", max_size=8), max_size=6),
+    st.sets(st.sampled_from(list("abcé\u2028\ud800<")), min_size=1),
+    st.booleans(),
+)
+def test_encode_many_is_encode_of_each(texts: list[str], known: set[str], unk: bool) -> None:
+    """The build encodes a unit's texts in one lookup: the ids of `encode`, text by text,
+    and where a symbol is unknown and no <unk> is reserved, `encode`'s error."""
+    vocab = build_vocab(Counter("".join(sorted(known))), reserved=(UNK,) if unk else ())
+    try:
+        expected = [vocab.encode(text) for text in texts]
+    except ValueError as exc:
+        with pytest.raises(ValueError, match=re.escape(str(exc))):
+            vocab.encode_many(texts)
+        return
+    found = vocab.encode_many(texts)
+    assert len(found) == len(expected)
+    for one, many in zip(expected, found, strict=True):
+        assert one.dtype == many.dtype and one.tolist() == many.tolist()
