@@ -64,16 +64,21 @@ def test_decode_inverts_encode_over_the_training_text(text: str) -> None:
     st.booleans(),
 )
 def test_encode_many_is_encode_of_each(texts: list[str], known: set[str], unk: bool) -> None:
-    """The build encodes a unit's texts in one lookup: the ids of `encode`, text by text,
-    and where a symbol is unknown and no <unk> is reserved, `encode`'s error."""
+    """The build encodes a unit's texts in one lookup: each character's id (<unk>'s where
+    it is unknown), text by text; where a symbol is unknown and no <unk> is reserved, an
+    error naming the first such symbol. `encode` of one text is the same."""
     vocab = build_vocab(Counter("".join(sorted(known))), reserved=(UNK,) if unk else ())
-    try:
-        expected = [vocab.encode(text) for text in texts]
-    except ValueError as exc:
-        with pytest.raises(ValueError, match=re.escape(str(exc))):
+    joined = "".join(texts)
+    missing = [char for char in joined if vocab.id_of(char) is None]
+    if missing and not unk:
+        message = f"symbol {missing[0]!r} not in vocabulary"
+        with pytest.raises(ValueError, match=re.escape(message)):
             vocab.encode_many(texts)
+        with pytest.raises(ValueError, match=re.escape(message)):
+            vocab.encode(joined)
         return
+    expected = [[vocab.id_of(char) if char in known else vocab.unk_id for char in t] for t in texts]
     found = vocab.encode_many(texts)
-    assert len(found) == len(expected)
-    for one, many in zip(expected, found, strict=True):
-        assert one.dtype == many.dtype and one.tolist() == many.tolist()
+    assert [ids.tolist() for ids in found] == expected
+    assert all(ids.dtype == vocab.id_dtype for ids in found)
+    assert [vocab.encode(text).tolist() for text in texts] == expected
