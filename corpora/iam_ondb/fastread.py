@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -41,7 +40,6 @@ POINT_REST = np.uint64(int.from_bytes(TAGS[POINT][2:], "little"))  # a Point's t
 # quote's index)
 POINT_GLUE = (b'" y="', b'" time="', b'"/>')
 HEAD_GLUE = ((1, b'" start_time="'), (3, b'" end_time="'), (5, b'">'))
-POINT_WORDS = (1, 1, 2)  # the words a Point's x, y and time may fill (`_digits_of`)
 WHITE_BYTE = np.zeros(256, dtype=bool)  # XML's white space
 WHITE_BYTE[list(b" \t\r\n")] = True
 VALUE_BYTE = np.zeros(256, dtype=bool)  # a Stroke head's values: printable, no space, < or &
@@ -49,16 +47,9 @@ VALUE_BYTE[0x21:0x7F] = True
 VALUE_BYTE[list(b'"<&')] = False
 COORDINATE_DIGITS = 7  # the fast reader's integers: at most 7 digits (the tree reads any; a
 # line holds none beyond MAX_COORDINATE = 2**23, of 7 digits)
-CLASS_CODE = np.full(256, 1024, dtype=np.int32)  # summed per value: see `_digits_of`
-CLASS_CODE[list(b"0123456789")] = 0
-CLASS_CODE[ord("-")] = 1
-CLASS_CODE[ord(".")] = 32
-DIGIT_VALUE = np.zeros(256, dtype=np.uint8)
-DIGIT_VALUE[list(b"0123456789")] = np.arange(10, dtype=np.uint8)
 TIME_DIGITS = 14  # times: read as one integer they are below 2**53 and 10**k is exact, so one
 # correctly rounded division gives what float() gives
-POW10 = 10 ** np.arange(19, dtype=np.int64)
-POW10_FLOAT = POW10.astype(np.float64)
+POW10_FLOAT = (10 ** np.arange(19, dtype=np.int64)).astype(np.float64)  # each exact
 
 
 @dataclass(frozen=True)
@@ -421,116 +412,112 @@ def _first_lanes(count: IntArray) -> U64:
 
 FIRST_LANES = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
 # of a 16-byte window (two words), by byte index i (0 to 16): in word w, the bytes before i
-# (BEFORE[w][i]), and byte i alone (ONE[w][i]; index 16 is no byte)
 BEFORE = tuple(FIRST_LANES[np.clip(np.arange(17) - 8 * w, 0, 8)] for w in (0, 1))
-ONE = tuple(
-    np.array([0xFF << (8 * (i - 8 * w)) if 0 <= i - 8 * w < 8 else 0 for i in range(17)], np.uint64)
-    for w in (0, 1)
-)
 
 
 def _point_values(
     joined: _Joined, start: IntArray
 ) -> tuple[tuple[IntArray, IntArray, FloatArray], IntArray, BoolArray]:
     """((x, y, time), one past the tag's end, in the exact form) of the Points whose "<" is at
-    `start`: `<Point x="N" y="N" time="T"/>`, each value read from the word it starts in."""
-    value = start + len(TAGS[POINT])
-    found: list[npt.NDArray[Any]] = []
-    ok: BoolArray = np.ones(len(start), dtype=bool)
-    for glue, words, dot in zip(POINT_GLUE, POINT_WORDS, (False, False, True), strict=True):
-        number, close, number_ok = _number_at(joined, value, words, dot)
-        ok &= number_ok & joined.matches(close, glue)
-        found.append(number)
-        value = close + len(glue)
-    x, y, t = found
+    `start`: `<Point x="N" y="N" time="T"/>`, each value read from the words it starts in."""
+    (x_glue, y_glue, t_glue), ok = POINT_GLUE, np.ones(len(start), dtype=bool)
+    x, close, x_ok = _integer_at(joined, start + len(TAGS[POINT]))
+    ok &= x_ok & joined.matches(close, x_glue)
+    y, close, y_ok = _integer_at(joined, close + len(x_glue))
+    ok &= y_ok & joined.matches(close, y_glue)
+    t, close, t_ok = _decimal_at(joined, close + len(y_glue))
+    ok &= t_ok & joined.matches(close, t_glue)
     ok &= np.abs(t) <= MAX_TIME
-    return (x, y, t), value, ok
+    return (x, y, t), close + len(t_glue), ok
 
 
-# of a value's first 16 bytes (two words), by 2 * its length + 1 if it has a sign: its bytes
-# in word w but the sign
-DIGIT_LANES = tuple(
-    np.array([BEFORE[w][n] & ~BEFORE[w][sign] for n in range(17) for sign in (0, 1)], np.uint64)
-    for w in (0, 1)
-)
+# SWAR tables, by a value's byte count n (0 to 17; those that cannot match get 0s): the left
+# shift that moves a word's first n bytes to its end (so the bytes after them fall out and
+# zeros come in front: leading zeros); for a two-word value, the shift of each word, the
+# second word's mask (nothing of it for n <= 8) and the first word's weight (10**(n - 8))
+ALIGN = np.array([8 * (8 - n) if 1 <= n <= 8 else 0 for n in range(18)], np.uint64)
+ALIGN_FIRST = np.array([8 * (8 - n) if 1 <= n < 8 else 0 for n in range(18)], np.uint64)
+ALIGN_SECOND = np.array([8 * (16 - n) if 8 < n <= 16 else 0 for n in range(18)], np.uint64)
+KEEP_SECOND = np.array([ALL if 8 < n <= 16 else 0 for n in range(18)], np.uint64)
+WEIGHT_FIRST = np.array([10 ** (n - 8) if 8 < n <= 16 else 1 for n in range(18)], np.uint64)
+NO_SIGN = np.array([ALL, ALL ^ np.uint64(0xFF)], np.uint64)  # by sign: the first byte cleared
+BYTE, SEVEN_BYTES = np.uint64(8), np.uint64(56)
+MINUS = np.uint64(ord("-"))
+LOW_BYTE = np.uint64(0xFF)
 
 
-def _number_at(
-    joined: _Joined, value: IntArray, words: int, dot: bool
-) -> tuple[npt.NDArray[Any], IntArray, BoolArray]:
-    """(the number, its closing quote, whether it matches `NUMBER` in at most 8 * `words`
-    bytes) of each value starting at `value`: an integer, or with `dot` what float() reads.
-
-    Read from the `words` words the value starts in: the first quote among their bytes is
-    its closing one (in the first byte: an empty value); where they hold none, the value
-    fits only if the byte after them is a quote."""
-    loaded = [joined.words[value + 8 * w] for w in range(words)]
-    width = 8 * words
-    length = np.full(len(value), width)
-    for w in reversed(range(words)):
-        lane = _first_lane(_lanes_equal(loaded[w], QUOTES))
-        length = np.where(lane < 8, 8 * w + lane, length)
+def _quoted_length(joined: _Joined, value: IntArray, first: U64, second: U64 | None) -> IntArray:
+    """Each value's bytes before its closing quote, the first quote among its one or two
+    words (`first`, `second`) loaded at `value`; where they hold none, the value fits only if
+    the byte after them is a quote: their width then, else one more."""
+    length = _first_lane(_lanes_equal(first, QUOTES))
+    width = 8
+    if second is not None:
+        length = np.where(length < 8, length, 8 + _first_lane(_lanes_equal(second, QUOTES)))
+        width = 16
     full = np.flatnonzero(length == width)
     if len(full):
-        quoted = joined.array[value[full] + width] == ord('"')
-        length[full] = np.where(quoted, width, width + 1)
-    negative = (loaded[0] & np.uint64(0xFF)) == np.uint64(ord("-"))
-    mantissa, frac, ok = _digits_of(loaded, length, negative, dot)
-    if not dot:
-        return np.where(negative, -mantissa, mantissa), value + length, ok
-    number = mantissa.astype(np.float64) / POW10_FLOAT[frac]
-    return np.where(negative, -number, number), value + length, ok
+        length[full] = width + (joined.array[value[full] + width] != ord('"'))
+    return length
 
 
-def _digits_of(
-    words: list[U64], length: IntArray, negative: BoolArray, dot: bool
-) -> tuple[IntArray, IntArray, BoolArray]:
-    """(all digits read as one integer, digits after the dot, matches `NUMBER`) of each
-    value of `length` bytes at the start of its `words` (one or two); a value longer than
-    them, or with more digits than `COORDINATE_DIGITS` (`TIME_DIGITS` with `dot`), does not
-    match.
+def _all_digits(words: U64) -> BoolArray:
+    """Whether every byte of each word (each xor "0") is a digit value 0-9."""
+    ok: BoolArray = ((((words & LOW7) + TEN_UP) | words) & HIGH_BITS) == 0
+    return ok
 
-    Eight bytes at a time (SWAR): the bytes after the value, its sign and its dot are set to
-    "0"; then every byte must be a digit, the digits are summed up by multiplications, and
-    the zeros after the value divided away."""
-    width = 8 * len(words)
-    ok = (length >= 1) & (length <= width)
-    length = np.clip(length, 1, width)
-    sign = negative.astype(np.int64)
-    dot_at = np.full(len(length), 16)  # the dot's byte, 16 for none
-    if dot:  # the dots among the value's bytes: at most one, neither first nor last
-        marks = [_lanes_equal(w, DOTS) & BEFORE[i][length] for i, w in enumerate(words)]
-        dot_at, count = _first_lane(marks[0]), np.bitwise_count(marks[0])
-        if width > 8:
-            dot_at = np.where(dot_at < 8, dot_at, 8 + _first_lane(marks[1]))
-            count = count + np.bitwise_count(marks[1])
-        else:
-            dot_at[dot_at == 8] = 16
-        ok &= count <= 1
-        ok &= (dot_at == 16) | ((dot_at > sign) & (dot_at < length - 1))
-    n_digits = length - sign - (dot_at < 16)
-    # a lone sign is no number: with its byte zeroed it would read as 0
-    ok &= (n_digits >= 1) & (n_digits <= (TIME_DIGITS if dot else COORDINATE_DIGITS))
-    whole = np.zeros(len(length), dtype=np.uint64)
-    digit_lanes = 2 * length + sign
-    for i, w in enumerate(words):
-        digits = DIGIT_LANES[i][digit_lanes]
-        if dot:
-            digits &= ~ONE[i][dot_at]
-        # a digit's byte is now its value 0-9, a zeroed byte 0, any other byte not under 10
-        x = (w ^ ZEROS) & digits
-        ok &= ((((x & LOW7) + TEN_UP) | x) & HIGH_BITS) == 0
-        whole = whole * np.uint64(10**8) + _eight_digits(x)
-    # below 10**16 where ok; no use made of it elsewhere
-    read: IntArray = whole.view(np.int64) // POW10[width - length]
-    if not dot:
-        return read, np.zeros(len(length), dtype=np.int64), ok
-    frac = np.where(dot_at < 16, length - 1 - dot_at, 0)
-    # the dot's zero digit taken out: read = int * 10**(frac + 1) + fraction
-    high_part = read // POW10[frac + 1]
-    fraction = read - high_part * POW10[frac + 1]
-    mantissa = np.where(dot_at < 16, high_part * POW10[frac] + fraction, read)
-    return mantissa, frac, ok
+
+def _integer_at(joined: _Joined, value: IntArray) -> tuple[IntArray, IntArray, BoolArray]:
+    """(the integer, its closing quote, whether it matches -?[0-9]{1,7}) of each value at
+    `value`, read from the word it starts in (SWAR): the sign's byte cleared, the word shifted
+    left so the value's bytes end it (the quote and what follows fall out), every byte then a
+    digit value, summed up by multiplications."""
+    word = joined.words[value]
+    length = _quoted_length(joined, value, word, None)
+    negative = (word & LOW_BYTE) == MINUS
+    digits = length - negative
+    ok: BoolArray = (digits >= 1) & (digits <= COORDINATE_DIGITS)
+    aligned = ((word ^ ZEROS) & NO_SIGN[negative.view(np.uint8)]) << ALIGN[length]
+    ok &= _all_digits(aligned)
+    number: IntArray = _eight_digits(aligned).view(np.int64)
+    np.negative(number, out=number, where=negative)
+    return number, value + length, ok
+
+
+def _decimal_at(joined: _Joined, value: IntArray) -> tuple[FloatArray, IntArray, BoolArray]:
+    """(what float() reads, its closing quote, whether it matches `NUMBER` with at most
+    `TIME_DIGITS` digits) of each value at `value`, read from the two words it starts in.
+
+    Its first dot (after the sign and a digit, before the last digit) is taken out by moving
+    the bytes after it down one; a second dot stays and fails as no digit. The digits are then
+    read as one integer as in `_integer_at`, a word at a time.
+    Below 2**53 and divided by an exact 10**k in one correctly rounded division, that integer
+    gives what float() gives."""
+    first, second = joined.words[value], joined.words[value + 8]
+    length = _quoted_length(joined, value, first, second)
+    negative = (first & LOW_BYTE) == MINUS
+    sign = negative.view(np.uint8)
+    within = np.minimum(length, 16)
+    dot = _first_lane(_lanes_equal(first, DOTS) & BEFORE[0][within])
+    later = _first_lane(_lanes_equal(second, DOTS) & BEFORE[1][within])
+    dot = np.where(dot < 8, dot, 8 + later)  # 16 for none
+    dotted = dot < 16
+    ok: BoolArray = ~dotted | ((dot > sign) & (dot < length - 1))
+    kept = length - dotted  # the value's bytes but the dot
+    ok &= (kept - sign >= 1) & (kept - sign <= TIME_DIGITS)
+    first, second = first ^ ZEROS, second ^ ZEROS
+    below = BEFORE[0][dot], BEFORE[1][dot]  # the bytes before the dot, in each word
+    moved = (first >> BYTE) | (second << SEVEN_BYTES)
+    first = ((first & below[0]) | (moved & ~below[0])) & NO_SIGN[sign]
+    second = (second & below[1]) | ((second >> BYTE) & ~below[1])
+    first <<= ALIGN_FIRST[kept]
+    second = (second & KEEP_SECOND[kept]) << ALIGN_SECOND[kept]
+    ok &= _all_digits(first) & _all_digits(second)
+    mantissa = _eight_digits(first) * WEIGHT_FIRST[kept] + _eight_digits(second)
+    places = np.where(dotted, length - 1 - dot, 0)
+    number: FloatArray = mantissa.view(np.int64).astype(np.float64) / POW10_FLOAT[places]
+    np.negative(number, out=number, where=negative)
+    return number, value + length, ok
 
 
 def _eight_digits(words: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:

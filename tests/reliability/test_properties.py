@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -416,6 +417,44 @@ def test_a_namespaced_root_or_strokeset_is_refused_by_both_readers(old: bytes, n
     assert refused.value.code in {"wrong-root", "no-strokeset"}
     with pytest.raises(BadInput):
         parse_stroke_xml(data, "x.xml")
+
+
+@st.composite
+def value_texts(draw: st.DrawFn) -> str:
+    """Number-like texts around the fast reader's limits (7 and 14 digits, one and two words):
+    digits, perhaps a sign and a dot, perhaps one character put anywhere or replaced."""
+    text = draw(st.text(alphabet="0123456789", min_size=0, max_size=18))
+    if draw(st.booleans()):
+        text = "-" + text
+    for _ in range(draw(st.integers(0, 2))):
+        at = draw(st.integers(0, len(text)))
+        text = text[:at] + "." + text[at:]
+    if draw(st.booleans()):
+        at = draw(st.integers(0, len(text)))
+        odd = draw(st.sampled_from(["x", "+", "e", " ", "-", ".", "/", "9"]))
+        text = text[:at] + odd + text[at + draw(st.integers(0, 1)) :]
+    return text
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=value_texts(), which=st.sampled_from(["x", "y", "time"]), at=st.integers(0, 2))
+def test_any_value_text_is_read_as_the_tree_reads_it(text: str, which: str, at: int) -> None:
+    """One Point's x, y or time replaced by any text: the fast reader keeps the file exactly
+    where the text is a number of its form (x, y: -?[0-9]{1,7}; time: NUMBER of at most 14
+    digits within 1e12), and then reads what the tree reader reads."""
+    strokes = [[(11, -22, 100), (3333, 4444, 12345), (-5, 6, 12346)]]
+    old = release_form(strokes)
+    points = [m.start() for m in re.finditer(rb"<Point ", old)]
+    head = old.index(f' {which}="'.encode(), points[at]) + len(which) + 3
+    data = old[:head] + text.encode() + old[old.index(b'"', head) :]
+    if which == "time":
+        form = re.fullmatch(r"-?[0-9]+(?:\.[0-9]+)?", text) is not None
+        form = form and sum(c.isdigit() for c in text) <= 14 and abs(float(text)) <= 1e12
+    else:
+        form = re.fullmatch(r"-?[0-9]{1,7}", text) is not None
+    fast = fast_stroke_xml(data)
+    assert (fast is not None) == form, text
+    check_readers_agree([data, old, data])
 
 
 # what a mutation splices into a release-form file: what each reader branches on
