@@ -3,7 +3,8 @@
 `python -m bench.probe KIND RAW OUT WORKERS` — the peak covers this process and its pool
 workers (RUSAGE_CHILDREN once the pool is shut down), which is what a user's machine sees.
 KIND: `iam` (the build), `sjvasquez` (the prep script's steps), `lxml-floor`, `numpy-limit`
-(timed from the files' bytes, read before the clock starts).
+(timed from the files' bytes, read before the clock starts). Each probe's process is set up as
+the command-line program's is (`allocator.keep_freed_memory`), the yardsticks' too.
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ from bench.common import cpu_seconds, peak_rss_mb
 def main(argv: list[str]) -> None:
     kind, raw, out, workers = argv[0], argv[1], argv[2], int(argv[3])
     shutil.rmtree(out, ignore_errors=True)
+    from graves_data.pipelines.allocator import keep_freed_memory
     from graves_data.pipelines.runner import Execution
+
+    keep_freed_memory()
 
     execution = Execution(workers=workers, progress=False)
     if kind in ("lxml-floor", "numpy-limit"):

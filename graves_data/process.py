@@ -18,6 +18,8 @@ from typing import Any, NoReturn
 
 import click
 
+from graves_data.pipelines.allocator import keep_freed_memory
+
 
 def exit_status(code: Any) -> int:
     """The status `sys.exit(code)` would give: None is 0, an int itself, anything else 1
@@ -40,7 +42,9 @@ def leave(status: int) -> NoReturn:
 
 
 def run_and_exit(command: click.Command, **kwargs: Any) -> NoReturn:
-    """Run a click command as a program (standalone mode) and leave with its exit status."""
+    """Run a click command as a program (standalone mode) and leave with its exit status.
+    The program's allocator keeps freed memory (`allocator.keep_freed_memory`)."""
+    keep_freed_memory()
     try:
         command.main(**kwargs)
         status = 0

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from multiprocessing import get_all_start_methods, get_context
 from typing import Any, Literal, TypeVar
 
+from graves_data.pipelines.allocator import keep_freed_memory
 from graves_data.pipelines.cluster import dispatch_dask, map_dask
 from graves_data.pipelines.job import BuildJob, Execution, ProcessFn, Unit, UnitContext, UnitResult
 from graves_data.pipelines.job import unit_fingerprint as unit_fingerprint
@@ -157,7 +158,7 @@ def _dispatch_pool(
 ) -> Iterator[UnitResult]:
     """A bounded window of units in flight on a process pool: memory stays per unit."""
     window = 2 * workers
-    with ProcessPoolExecutor(max_workers=workers, mp_context=pool_context(process)) as pool:
+    with local_pool(workers, process) as pool:
         pending: set[Future[UnitResult]] = set()
         try:
             for unit, fingerprint in todo:
@@ -172,6 +173,14 @@ def _dispatch_pool(
             for future in pending:
                 future.cancel()
             raise
+
+
+def local_pool(workers: int, function: Callable[..., Any]) -> ProcessPoolExecutor:
+    """A pool of `workers` local processes for `function`, their allocator keeping freed
+    memory (`allocator.keep_freed_memory`: they are graves-data's own processes)."""
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=pool_context(function), initializer=keep_freed_memory
+    )
 
 
 def pool_context(function: Callable[..., Any]) -> Any:
@@ -210,7 +219,7 @@ def parallel_map(
                 out.append(fn(item))
                 progress.advance()
             return out
-        with ProcessPoolExecutor(max_workers=workers, mp_context=pool_context(fn)) as pool:
+        with local_pool(workers, fn) as pool:
             futures = [pool.submit(fn, item) for item in items]
             for future in _as_done(set(futures)):
                 future.result()
@@ -231,7 +240,7 @@ def beside(fn: Callable[..., T], *args: Any, execution: Execution) -> Iterator[C
     if where != "pool":
         yield lambda: fn(*args)
         return
-    with ProcessPoolExecutor(max_workers=1, mp_context=pool_context(fn)) as pool:
+    with local_pool(1, fn) as pool:
         future = pool.submit(fn, *args)
         try:
             yield future.result
