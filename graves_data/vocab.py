@@ -50,6 +50,9 @@ class Vocab:
     counts: tuple[int, ...]
     reserved: tuple[str, ...] = ()
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
+    # the one-character symbols' code points, sorted (and one past the last), with their ids
+    _codes: npt.NDArray[np.uint32] = field(init=False, repr=False, compare=False)
+    _code_ids: npt.NDArray[np.int64] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.symbols) != len(self.counts):
@@ -59,6 +62,10 @@ class Vocab:
         if tuple(self.symbols[: len(self.reserved)]) != tuple(self.reserved):
             raise ValueError("reserved symbols must come first")
         object.__setattr__(self, "_index", {s: i for i, s in enumerate(self.symbols)})
+        chars = sorted((ord(s), i) for s, i in self._index.items() if len(s) == 1)
+        codes = np.asarray([c for c, _ in chars] + [0x110000], dtype=np.uint32)
+        object.__setattr__(self, "_codes", codes)
+        object.__setattr__(self, "_code_ids", np.asarray([i for _, i in chars] + [0], np.int64))
 
     def __len__(self) -> int:
         return len(self.symbols)
@@ -89,9 +96,7 @@ class Vocab:
         unit's texts in one call). Raises for the first unknown symbol where no <unk> is
         reserved."""
         codes = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), np.uint32)
-        chars = sorted((ord(s), i) for s, i in self._index.items() if len(s) == 1)
-        known = np.asarray([c for c, _ in chars] + [0x110000], dtype=np.uint32)
-        ids = np.asarray([i for _, i in chars] + [0], dtype=np.int64)
+        known, ids = self._codes, self._code_ids
         where = np.searchsorted(known, codes)
         found = known[where] == codes
         unk = self.unk_id
