@@ -70,8 +70,9 @@ class Location:
         return int(self.fs.size(self.path))
 
     def read_bytes(self) -> bytes:
-        if self.is_local:
-            return Path(self.path).read_bytes()
+        if self.is_local:  # unbuffered: one read into the bytes returned, no Path made
+            with open(self.path, "rb", buffering=0) as handle:
+                return handle.readall()
         data: bytes = self.fs.cat_file(self.path)
         return data
 
