@@ -63,10 +63,12 @@ class Inventory:
     strokes_archive: Location | None = None
 
     def take_heads(self, heads: Inventory) -> None:
-        """The writers, original files and quarantine entries of `original_heads`."""
+        """The writers, original files, quarantine entries and sources of `original_heads` or
+        `archive_heads`, in the order the serial inventory has them."""
         self.writers.update(heads.writers)
         self.originals.update(heads.originals)
         self.quarantine.extend(heads.quarantine)
+        self.sources.extend(heads.sources)
 
 
 def sha256_hex(data: bytes) -> str:
@@ -133,9 +135,10 @@ def require_component(raw: Location, name: str) -> tuple[str, Location]:
 
 
 def take_inventory(raw: Location, execution: Execution | None = None) -> Inventory:
-    """The release's files. With a second local worker in `execution`, the heads of the
-    original files (the writers) are read on a process of their own while this one walks the
-    stroke files and reads the transcriptions: the same inventory, in about half the wall."""
+    """The release's files. With a second local worker in `execution`, the original files'
+    heads (the writers), from their folder or their archive, are read on a process of their own
+    while this one walks the stroke files and reads the transcriptions: the same inventory, in
+    about half the wall."""
     if not raw.exists():
         raise InputNotFound(f"{raw.url}: no such folder")
     if not raw.is_dir():
@@ -156,13 +159,10 @@ def take_inventory(raw: Location, execution: Execution | None = None) -> Invento
         )
     with _heads_beside(original, execution) as heads:
         _inventory_strokes(raw, strokes, inventory)
-        for rel, data in _component_files(raw, ascii_part, inventory):
+        for rel, data in _component_files(ascii_part, inventory):
             _add_transcription(rel, data, inventory)
         if heads is not None:
             inventory.take_heads(heads())
-        elif original is not None:
-            for rel, data in _component_files(raw, original, inventory):
-                _add_original(rel, data, inventory)
     inventory.lists = read_split_lists(raw, inventory)
     return inventory
 
@@ -171,21 +171,22 @@ def take_inventory(raw: Location, execution: Execution | None = None) -> Invento
 def _heads_beside(
     original: tuple[str, Location] | None, execution: Execution | None
 ) -> Iterator[Callable[[], Inventory] | None]:
-    """The original folder's heads (`original_heads`), begun beside the caller where
-    `execution` has a second local worker; None where the originals are not a folder."""
-    if original is None or original[0] != "folder":
+    """The writers of the original files (`original_heads` of their folder, `archive_heads`
+    of their archive), begun beside the caller where `execution` has a second local worker
+    (else read here when asked for); None where the release has no original files."""
+    if original is None:
         yield None
         return
-    with beside(original_heads, original[1], execution=execution or SERIAL) as heads:
+    kind, location = original
+    read = original_heads if kind == "folder" else archive_heads
+    with beside(read, location, execution=execution or SERIAL) as heads:
         yield heads
 
 
 SERIAL = Execution(workers=1, progress=False)
 
 
-def _component_files(
-    raw: Location, part: tuple[str, Location], inv: Inventory
-) -> Iterator[tuple[str, bytes]]:
+def _component_files(part: tuple[str, Location], inv: Inventory) -> Iterator[tuple[str, bytes]]:
     """(path relative to raw, bytes) of every file of a small component (ascii, original)."""
     kind, location = part
     if kind == "folder":
@@ -285,6 +286,16 @@ def original_heads(folder: Location) -> Inventory:
         form = _original_form(path)
         inv.writers[form] = (writer, why)
         inv.originals[form] = path
+    return inv
+
+
+def archive_heads(archive: Location) -> Inventory:
+    """`original_heads` of the original-xml archive: the writers of its strokes*.xml members
+    (each read whole, as the archive streams), the members it refused (quarantine) and the
+    archive's own size and sha256 (`sources`)."""
+    inv = Inventory()
+    for rel, data in _component_files(("archive", archive), inv):
+        _add_original(rel, data, inv)
     return inv
 
 

@@ -307,6 +307,47 @@ def test_the_inventory_with_a_second_worker_is_the_serial_one(
     assert "unreadable" in str(serial.writers["a01-090z"][1])
 
 
+def test_the_original_archive_read_beside_gives_the_serial_inventory(
+    tmp_path: Path, iam_sample: Path
+) -> None:
+    """With two workers the original-xml archive is read on a process of its own while the
+    stroke archive is walked here: writers, quarantine entries (a link member refused) and
+    sources (the archive's sha256) come out as the serial inventory has them."""
+    from graves_data.corpora.iam_ondb.inventory import take_inventory
+    from graves_data.storage import resolve
+
+    raw = tmp_path / "raw"
+    shutil.copytree(iam_sample, raw)
+    (raw / "original" / "a01" / "a01-090" / "strokesz.xml").write_bytes(b"<broken")
+    archives = tmp_path / "archives"
+    archives.mkdir()
+    for part, name in (
+        ("lineStrokes", "lineStrokes-all"),
+        ("ascii", "ascii-all"),
+        ("original", "original-xml-all"),
+    ):
+        with tarfile.open(archives / f"{name}.tar.gz", "w:gz") as tar:
+            tar.add(raw / part, arcname=part)
+            if part == "original":
+                link = tarfile.TarInfo("original/a01/link.xml")
+                link.type, link.linkname = tarfile.SYMTYPE, "../../trainset.txt"
+                tar.addfile(link)
+    for listed in raw.glob("*.txt"):
+        shutil.copy(listed, archives)
+    serial = take_inventory(resolve(str(archives)), QUIET)
+    two = take_inventory(resolve(str(archives)), Execution(workers=2, progress=False))
+    assert list(two.writers.items()) == list(serial.writers.items())
+    assert two.quarantine == serial.quarantine and two.sources == serial.sources
+    assert two == serial
+    assert [q.source for q in serial.quarantine if q.code == "archive-member"] == [
+        "original-xml-all.tar.gz:original/a01/link.xml"
+    ]
+    assert "original-xml-all.tar.gz" in {s.path for s in serial.sources}
+    assert serial.writers["a01-090z"][0] is None
+    assert "unreadable" in str(serial.writers["a01-090z"][1])
+    assert len(serial.writers) == len(list((raw / "original").rglob("strokes*.xml")))
+
+
 def test_shards_load_with_pyarrow_polars_and_duckdb(tmp_path: Path, iam_sample: Path) -> None:
     manifest, out = built(tmp_path, iam_sample)
     files = [str(out / f["path"]) for f in manifest["splits"]["train"]["files"]]
