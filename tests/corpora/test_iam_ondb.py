@@ -243,10 +243,9 @@ def test_writers_split_builds_without_lists(tmp_path: Path, iam_sample: Path) ->
     assert codes == {"transcription-mismatch", "placeholder-transcription"}
 
 
-def test_archives_are_read_in_place_and_give_the_same_dataset(
-    tmp_path: Path, iam_sample: Path
-) -> None:
-    archives = tmp_path / "archives"
+def as_archives(raw: Path, archives: Path) -> Path:
+    """The release's three archives made from the folders of `raw` (links kept as link
+    members), with its split lists beside them."""
     archives.mkdir()
     for part, name in (
         ("lineStrokes", "lineStrokes-all"),
@@ -254,9 +253,16 @@ def test_archives_are_read_in_place_and_give_the_same_dataset(
         ("original", "original-xml-all"),
     ):
         with tarfile.open(archives / f"{name}.tar.gz", "w:gz") as tar:
-            tar.add(iam_sample / part, arcname=part)
-    for listed in iam_sample.glob("*.txt"):
+            tar.add(raw / part, arcname=part)
+    for listed in raw.glob("*.txt"):
         shutil.copy(listed, archives)
+    return archives
+
+
+def test_archives_are_read_in_place_and_give_the_same_dataset(
+    tmp_path: Path, iam_sample: Path
+) -> None:
+    archives = as_archives(iam_sample, tmp_path / "archives")
     from_folders, _ = built(tmp_path, iam_sample, "a")
     from_archives, _ = built(tmp_path, archives, "b")
     assert from_archives["content_hash"] == from_folders["content_hash"]
@@ -319,21 +325,8 @@ def test_the_original_archive_read_beside_gives_the_serial_inventory(
     raw = tmp_path / "raw"
     shutil.copytree(iam_sample, raw)
     (raw / "original" / "a01" / "a01-090" / "strokesz.xml").write_bytes(b"<broken")
-    archives = tmp_path / "archives"
-    archives.mkdir()
-    for part, name in (
-        ("lineStrokes", "lineStrokes-all"),
-        ("ascii", "ascii-all"),
-        ("original", "original-xml-all"),
-    ):
-        with tarfile.open(archives / f"{name}.tar.gz", "w:gz") as tar:
-            tar.add(raw / part, arcname=part)
-            if part == "original":
-                link = tarfile.TarInfo("original/a01/link.xml")
-                link.type, link.linkname = tarfile.SYMTYPE, "../../trainset.txt"
-                tar.addfile(link)
-    for listed in raw.glob("*.txt"):
-        shutil.copy(listed, archives)
+    (raw / "original" / "a01" / "link.xml").symlink_to("../../trainset.txt")
+    archives = as_archives(raw, tmp_path / "archives")
     serial = take_inventory(resolve(str(archives)), QUIET)
     two = take_inventory(resolve(str(archives)), Execution(workers=2, progress=False))
     assert list(two.writers.items()) == list(serial.writers.items())
