@@ -9,6 +9,7 @@ atomically, and a sidecar records the unit as done so that a re-run keeps it.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from graves_data.errors import GravesDataError
@@ -101,4 +102,15 @@ def finished_result(root: Location, unit: Unit, fingerprint: str) -> UnitResult 
     shard = root.join(result.shard.path)
     if not shard.exists() or shard.size() != result.shard.bytes:
         return None
+    # the size alone is not proof: a killed --overwrite can leave the old dataset under the
+    # staging name beside the new build's records, and an old shard of the same name and
+    # size but other rows would then be kept and named in the new manifest
+    if shard_sha256(shard) != result.shard.sha256:
+        return None
     return result
+
+
+def shard_sha256(shard: Location) -> str:
+    """The sha256 of a written shard, read in blocks (a shard may be large, or remote)."""
+    with shard.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()

@@ -20,6 +20,8 @@ from graves_data.verify import verify
 from tests.reliability.helpers import build_read, read_built
 
 OTHER = IamParams(forms_per_shard=1, spike_threshold=500.0)  # another dataset of the same raw
+# another dataset of the same shards: only a few lines' points differ, most shards are the same
+SPIKES = IamParams(forms_per_shard=1, spike_threshold=300.0)
 
 
 def content_hash(out: Path) -> str:
@@ -153,3 +155,46 @@ def test_a_staging_folder_left_by_a_kill_after_the_swap_is_cleared(
     build_read(raw_copy, tmp_path / ".ds.staging", OTHER)
     build_read(raw_copy, out)
     assert sorted(os.listdir(tmp_path)) == [".ds.build", "ds", "raw"]  # staging, its records gone
+
+
+class Killed(BaseException):
+    """Stands in for SIGKILL: nothing on the way out catches it."""
+
+
+def test_an_overwrite_killed_right_after_its_swap_resumes_to_the_new_dataset(
+    raw_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed between the exchange and the removal of the old dataset, the staging folder holds
+    the old dataset beside the new build's records. The next --overwrite resumes there, and no
+    old shard may pass for a finished unit because its name and size fit (it once did)."""
+    out = tmp_path / "ds"
+    old = build_read(raw_copy, out, SPIKES)
+    real = output.exchange_paths
+
+    def exchange_then_die(new: str, target: str) -> None:
+        real(new, target)
+        raise Killed
+
+    monkeypatch.setattr(output, "exchange_paths", exchange_then_die)
+    with pytest.raises(Killed):
+        build_read(raw_copy, out, overwrite=True)
+    monkeypatch.undo()
+    staging = tmp_path / ".ds.staging"
+    new = read_built(out)
+    assert content_hash(staging) == old.manifest["content_hash"] != new.manifest["content_hash"]
+    # the old shards that the new records would have taken for their own on size alone
+    sized = {f["path"]: f["bytes"] for s in new.manifest["splits"].values() for f in s["files"]}
+    stale = [
+        rel
+        for rel, size in sized.items()
+        if (staging / rel).exists()
+        and (staging / rel).stat().st_size == size
+        and (staging / rel).read_bytes() != (out / rel).read_bytes()
+    ]
+    assert stale, "the corpus should give an old shard of a new one's name and size"
+    resumed = build_read(raw_copy, out, overwrite=True)
+    assert verify(out).ok and resumed.manifest == new.manifest
+    assert sorted(os.listdir(tmp_path)) == [".ds.build", "ds", "raw"]
+    fresh = tmp_path.parent / f"{tmp_path.name}-fresh"
+    build_read(raw_copy, fresh)
+    assert snapshot(out) == snapshot(fresh)

@@ -12,6 +12,7 @@ import pytest
 
 from graves_data.corpora.iam_ondb import IamParams, build
 from graves_data.errors import OutputExists
+from graves_data.verify import verify
 from tests.reliability.helpers import (
     PARAMS,
     QUIET,
@@ -127,6 +128,23 @@ def test_a_deleted_shard_is_rebuilt(
     victim.unlink()
     _, ran = rerun(raw_copy, built_copy, caplog)
     assert len(ran) == 1 and victim.read_bytes() == expected
+
+
+def test_a_shard_changed_in_place_at_the_same_size_is_rebuilt(
+    raw_copy: Path, built_copy: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A finished unit is kept only if its shard's bytes hash to what its record says: a size
+    that fits is not enough (a bit flipped on disk, an old dataset's shard of the same name)."""
+    victims = sorted((built_copy / "data").iterdir())
+    expected = {p.name: p.read_bytes() for p in victims}
+    victim = victims[len(victims) // 2]
+    data = bytearray(expected[victim.name])
+    data[len(data) // 2] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    _, ran = rerun(raw_copy, built_copy, caplog)
+    assert len(ran) == 1
+    assert {p.name: p.read_bytes() for p in (built_copy / "data").iterdir()} == expected
+    assert verify(built_copy).ok
 
 
 def test_a_corrupt_sidecar_redoes_its_unit(
