@@ -19,6 +19,7 @@ import logging
 import os
 import random
 import socket
+import sys
 import tarfile
 import threading
 import time
@@ -194,8 +195,20 @@ class SiteHandler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
+class HangUpServer(ThreadingHTTPServer):
+    """A client that hangs up on a kept-alive connection (the downloader after a 401, a retry,
+    the end of a test) is no fault of the server: `socketserver` would print its traceback to
+    whatever `sys.stderr` is then, which may be a `CliRunner`'s captured output of another
+    test. Every other error is printed as usual."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 def serve(handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = HangUpServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     return server
