@@ -9,7 +9,6 @@ atomically, and a sidecar records the unit as done so that a re-run keeps it.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from graves_data.errors import GravesDataError
@@ -24,7 +23,7 @@ from graves_data.pipelines.job import (
     UnitRows,
 )
 from graves_data.schema import canonical_json
-from graves_data.shards import ShardWriter, build_state, read_json
+from graves_data.shards import ShardWriter, build_state, read_json, sha256_hex
 from graves_data.storage import Location, resolve
 
 
@@ -105,12 +104,6 @@ def finished_result(root: Location, unit: Unit, fingerprint: str) -> UnitResult 
     # the size alone is not proof: a killed --overwrite can leave the old dataset under the
     # staging name beside the new build's records, and an old shard of the same name and
     # size but other rows would then be kept and named in the new manifest
-    if shard_sha256(shard) != result.shard.sha256:
+    if sha256_hex(shard.read_bytes()) != result.shard.sha256:
         return None
     return result
-
-
-def shard_sha256(shard: Location) -> str:
-    """The sha256 of a written shard, read in blocks (a shard may be large, or remote)."""
-    with shard.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
