@@ -8,7 +8,8 @@ WORKERS ?=
 
 .PHONY: venv demo test lint typecheck unit bench gpu-check fuzz train-demo reproduce-handwriting clean browser
 
-$(STAMP): pyproject.toml constraints.txt
+# the compiled stroke scanner is built by the install: a changed source installs again
+$(STAMP): pyproject.toml constraints.txt corpora/iam_ondb/_strokescan.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[train,dev]'

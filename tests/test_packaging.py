@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+import sysconfig
 import tomllib
 import zipfile
 from pathlib import Path
@@ -49,6 +51,9 @@ def test_built_wheel_imports_every_package(tmp_path: Path) -> None:
     assert not any(n.startswith(("models/", "pipelines/", "corpora/")) for n in names), (
         "generic top-level names"
     )
+    if shutil.which(str(sysconfig.get_config_var("CC") or "cc").split()[0]):
+        scanner = [n for n in names if n.startswith("graves_data/corpora/iam_ondb/_strokescan")]
+        assert {".so", ".pyi"} <= {Path(n).suffix for n in scanner}, scanner  # and typed
     static = sorted(p.name for p in (ROOT / "graves_data" / "serve" / "static").iterdir())
     assert static and all(f"graves_data/serve/static/{name}" in names for name in static)
     code = (
@@ -56,6 +61,8 @@ def test_built_wheel_imports_every_package(tmp_path: Path) -> None:
         "import graves_data.corpora.iam_ondb, graves_data.pipelines.runner;"
         "import graves_data.models, graves_data.synth, graves_data.serve.app;"
         "import graves_data.corpora as c; assert c.__file__.startswith(sys.argv[1]), c.__file__;"
+        "from graves_data.corpora.iam_ondb import fastread as f;"
+        "assert f.COMPILED is None or f.COMPILED.__file__.startswith(sys.argv[1]), f.COMPILED;"
         "print('ok')"
     )
     out = subprocess.run(

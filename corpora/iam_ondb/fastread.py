@@ -9,8 +9,11 @@ lxml parsing only the parts outside the stroke set (`restproof`: a batch's in on
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -20,6 +23,33 @@ from graves_data.corpora.iam_ondb.restproof import rests_are_well_formed
 from graves_data.pipelines.strokes import FloatArray, Ink, IntArray
 
 BoolArray = npt.NDArray[np.bool_]
+
+Scanner = Literal["compiled", "numpy"]
+SCANNER_VARIABLE = "GRAVES_DATA_STROKE_SCANNER"  # "numpy" reads with the numpy scanner
+
+
+def _compiled_module() -> ModuleType | None:
+    """The compiled scanner (`_strokescan.c`), or None where the install could not build it
+    (it is optional: an install without a C compiler reads with the numpy scanner)."""
+    try:
+        from graves_data.corpora.iam_ondb import _strokescan
+    except ImportError:
+        return None
+    return _strokescan
+
+
+COMPILED = _compiled_module()
+
+
+def default_scanner() -> Scanner:
+    """The compiled scanner where it is built, unless `SCANNER_VARIABLE` says "numpy"."""
+    asked = os.environ.get(SCANNER_VARIABLE, "")
+    if asked not in ("", "compiled", "numpy"):
+        raise ValueError(f"{SCANNER_VARIABLE}={asked!r}: 'compiled' or 'numpy'")
+    if asked == "numpy" or COMPILED is None:
+        return "numpy"
+    return "compiled"
+
 
 # the release's form, byte for byte: what a file must look like for the fast reader to take it
 PAD = 128  # zero bytes before and after the joined files: every look-around stays inside
@@ -124,10 +154,12 @@ def _starts_with(
     return ok
 
 
-def fast_stroke_batch(datas: Sequence[bytes]) -> list[Ink | None]:
+def fast_stroke_batch(datas: Sequence[bytes], scanner: Scanner | None = None) -> list[Ink | None]:
     """The Ink of each file in the release's regular form, or None to say: use the tree reader.
 
-    All files are joined and read by one pass of array operations. Sound because of what is
+    The compiled scanner (`_strokescan.c`, one pass over each file) or the numpy one (all files
+    joined and read by passes of array operations) checks the same form and reads the same
+    values; `scanner` picks one (by default `default_scanner()`). Sound because of what is
     checked, which proves the file well-formed (a subset of XML) and its points those the tree
     reader reads:
     - the file holds no `<!` (comment, CDATA, DOCTYPE), no `<?` but an XML declaration at its
@@ -145,9 +177,45 @@ def fast_stroke_batch(datas: Sequence[bytes]) -> list[Ink | None]:
     un-namespaced: the tree reader reads exactly these points (the tests compare both readers
     on every input they make).
     """
+    if (scanner or default_scanner()) == "compiled":
+        return _compiled_batch(datas)
     out: list[Ink | None] = []
     for group in _passes(datas):
         out += _fast_pass(group)
+    return out
+
+
+# the fewest bytes a Point and a stroke (its head and its end) take: room for every one a
+# file can hold
+SHORTEST_POINT = len(TAGS[POINT] + b'0" y="0" time="0"/>')
+SHORTEST_STROKE = len(TAGS[BARE_HEAD] + TAGS[CLOSE])
+VALID, OPEN_AT, CLOSE_AT, POINTS, STROKES = range(5)  # a file's record from the scanner
+
+
+def _compiled_batch(datas: Sequence[bytes]) -> list[Ink | None]:
+    """`fast_stroke_batch` by the compiled scanner: each file's checks and values in one pass
+    over its bytes, then lxml's proof of the files' rests (as for the numpy scanner)."""
+    if COMPILED is None:
+        raise RuntimeError("the compiled stroke scanner is not built in this install")
+    size = sum(len(d) for d in datas)
+    x = np.empty(size // SHORTEST_POINT + 1, dtype=np.int64)
+    y, t = np.empty_like(x), np.empty(len(x), dtype=np.float64)
+    ends = np.empty(size // SHORTEST_STROKE + 1, dtype=np.int64)
+    records = np.zeros((len(datas), 5), dtype=np.int64)
+    COMPILED.scan(datas, MAX_TIME, x, y, t, ends, records)
+    point_at = np.cumsum(records[:, POINTS]) - records[:, POINTS]
+    stroke_at = np.cumsum(records[:, STROKES]) - records[:, STROKES]
+    files = np.flatnonzero(records[:, VALID]).tolist()
+    spans = [(int(records[f, OPEN_AT]), int(records[f, CLOSE_AT])) for f in files]
+    proven = rests_are_well_formed([datas[f] for f in files], spans)
+    out: list[Ink | None] = [None] * len(datas)
+    for f, ok in zip(files, proven, strict=True):
+        if ok:
+            a, b = int(point_at[f]), int(point_at[f] + records[f, POINTS])
+            h = int(stroke_at[f])
+            out[f] = Ink.built(
+                x[a:b], y[a:b], t[a:b] if b > a else None, ends[h : h + records[f, STROKES]]
+            )
     return out
 
 
@@ -181,9 +249,9 @@ def _fast_pass(datas: Sequence[bytes]) -> list[Ink | None]:
     return scan.inks(out)
 
 
-def fast_stroke_xml(data: bytes) -> Ink | None:
+def fast_stroke_xml(data: bytes, scanner: Scanner | None = None) -> Ink | None:
     """`fast_stroke_batch` of one file."""
-    return fast_stroke_batch([data])[0]
+    return fast_stroke_batch([data], scanner)[0]
 
 
 # allowed[previous kind, kind] inside a StrokeSet: strokes of points, nothing else

@@ -448,11 +448,12 @@ def same_ink(a: object, b: object) -> None:
 
 
 def test_fast_path_reads_every_sample_file_like_the_tree(iam_sample: Path) -> None:
-    from graves_data.corpora.iam_ondb import fast_stroke_xml, tree_stroke_xml
+    from graves_data.corpora.iam_ondb import tree_stroke_xml
+    from tests.reliability.fuzz_targets import fast_one_by_both
 
     for path in sorted((iam_sample / "lineStrokes").rglob("*.xml")):
         data = path.read_bytes()
-        fast = fast_stroke_xml(data)
+        fast = fast_one_by_both(data)
         assert fast is not None, f"{path.name} should take the fast path"
         same_ink(fast, tree_stroke_xml(data, path.name))
 
@@ -464,6 +465,7 @@ def test_fast_path_reads_a_batch_in_passes_like_the_tree(
     """A batch is read in passes of about PASS_BYTES; any size (a file a pass, a few, all)
     gives the tree's Inks in the files' order, a damaged file among them refused."""
     from graves_data.corpora.iam_ondb import fastread, tree_stroke_xml
+    from tests.reliability.fuzz_targets import fast_by_both
 
     monkeypatch.setattr(fastread, "PASS_BYTES", pass_bytes)
     paths = sorted((iam_sample / "lineStrokes").rglob("*.xml"))
@@ -471,7 +473,7 @@ def test_fast_path_reads_a_batch_in_passes_like_the_tree(
     broken = datas[0].replace(b'<Point x="', b'<Point x="+', 1)
     datas = [*datas[:3], broken, *datas[3:]]
     paths = [*paths[:3], paths[0], *paths[3:]]
-    inks = fastread.fast_stroke_batch(datas)
+    inks = fast_by_both(datas)
     assert len(inks) == len(datas)
     assert inks[3] is None
     for i, (path, data, ink) in enumerate(zip(paths, datas, inks, strict=True)):
@@ -506,12 +508,13 @@ IRREGULAR = [
 
 @pytest.mark.parametrize(("old", "new"), IRREGULAR)
 def test_irregular_files_leave_the_fast_path_and_read_the_same(old: bytes, new: bytes) -> None:
-    from graves_data.corpora.iam_ondb import fast_stroke_xml, parse_stroke_xml, tree_stroke_xml
+    from graves_data.corpora.iam_ondb import parse_stroke_xml, tree_stroke_xml
+    from tests.reliability.fuzz_targets import fast_one_by_both
 
     variant = REGULAR.replace(old, new)
     assert variant != REGULAR
-    assert fast_stroke_xml(REGULAR) is not None
-    assert fast_stroke_xml(variant) is None
+    assert fast_one_by_both(REGULAR) is not None
+    assert fast_one_by_both(variant) is None
     same_ink(parse_stroke_xml(variant, "v.xml"), tree_stroke_xml(variant, "v.xml"))
     regular = tree_stroke_xml(REGULAR, "r.xml")
     assert parse_stroke_xml(variant, "v.xml").n_points == regular.n_points
@@ -519,11 +522,12 @@ def test_irregular_files_leave_the_fast_path_and_read_the_same(old: bytes, new: 
 
 @pytest.mark.parametrize(("empty", "fast"), [(b"<Stroke></Stroke>", True), (b"<Stroke/>", False)])
 def test_an_empty_stroke_reads_the_same_on_both_paths(empty: bytes, fast: bool) -> None:
-    from graves_data.corpora.iam_ondb import fast_stroke_xml, parse_stroke_xml, tree_stroke_xml
+    from graves_data.corpora.iam_ondb import parse_stroke_xml, tree_stroke_xml
+    from tests.reliability.fuzz_targets import fast_one_by_both
 
     end = b"    </Stroke>\n  </StrokeSet>"
     variant = REGULAR.replace(end, b"    </Stroke>\n    " + empty + b"\n  </StrokeSet>")
-    assert (fast_stroke_xml(variant) is not None) == fast
+    assert (fast_one_by_both(variant) is not None) == fast
     ink = parse_stroke_xml(variant, "v.xml")
     same_ink(ink, tree_stroke_xml(variant, "v.xml"))
     np.testing.assert_array_equal(ink.ends, [3, 4, 4])
@@ -539,9 +543,9 @@ def test_an_empty_stroke_reads_the_same_on_both_paths(empty: bytes, fast: bool) 
     ],
 )
 def test_damaged_files_are_refused_by_both_paths(broken: bytes) -> None:
-    from graves_data.corpora.iam_ondb import fast_stroke_xml
+    from tests.reliability.fuzz_targets import fast_one_by_both
 
-    assert fast_stroke_xml(broken) is None
+    assert fast_one_by_both(broken) is None
     with pytest.raises(BadInput):
         parse_stroke_xml(broken, "b.xml")
 

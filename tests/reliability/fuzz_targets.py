@@ -20,7 +20,7 @@ from graves_data.corpora.iam_ondb import (
     read_line,
     tree_stroke_xml,
 )
-from graves_data.corpora.iam_ondb.fastread import fast_stroke_batch
+from graves_data.corpora.iam_ondb.fastread import COMPILED, fast_stroke_batch
 from graves_data.errors import BadInput
 from graves_data.pipelines.strokes import Ink, from_offsets, to_offsets
 
@@ -93,11 +93,43 @@ def check_writer(data: bytes) -> None:
         raise AssertionError(f"an empty or untrimmed writer id: {writer!r}")
 
 
+def fast_by_both(datas: list[bytes]) -> list[Ink | None]:
+    """The fast reader's answer for each file, from the numpy scanner and, where it is built,
+    the compiled one, which must give the same answers bit for bit (the same files kept, the
+    same arrays of the same types)."""
+    by_numpy = fast_stroke_batch(datas, "numpy")
+    if COMPILED is None:
+        return by_numpy
+    by_compiled = fast_stroke_batch(datas, "compiled")
+    for i, (a, b) in enumerate(zip(by_numpy, by_compiled, strict=True)):
+        if (a is None) != (b is None):
+            kept = "numpy" if b is None else "compiled"
+            raise AssertionError(f"file {i}: only the {kept} scanner keeps it")
+        if a is not None and b is not None:
+            _identical(a, b)
+    return by_compiled
+
+
+def fast_one_by_both(data: bytes) -> Ink | None:
+    return fast_by_both([data])[0]
+
+
+def _identical(a: Ink, b: Ink) -> None:
+    for name, left, right in (("x", a.x, b.x), ("y", a.y, b.y), ("ends", a.ends, b.ends)):
+        if left.dtype != right.dtype or left.tobytes() != right.tobytes():
+            raise AssertionError(f"the scanners read {name} differently: {left} {right}")
+    if (a.t is None) != (b.t is None) or (
+        a.t is not None and b.t is not None and a.t.tobytes() != b.t.tobytes()
+    ):
+        raise AssertionError(f"the scanners read the times differently: {a.t} {b.t}")
+
+
 def check_readers_agree(datas: list[bytes]) -> None:
-    """The fast reader and the tree reader agree on every file of a batch: where the fast one
-    keeps a file the tree one reads the same Ink, and a file the tree one refuses is never
-    kept by the fast one (it steps aside, and the build then quarantines it)."""
-    for data, fast in zip(datas, fast_stroke_batch(datas), strict=True):
+    """The fast reader (both scanners) and the tree reader agree on every file of a batch:
+    where the fast one keeps a file the tree one reads the same Ink, and a file the tree one
+    refuses is never kept by the fast one (it steps aside, and the build then quarantines
+    it)."""
+    for data, fast in zip(datas, fast_by_both(datas), strict=True):
         if fast is None:
             continue  # the tree reader decides alone
         try:

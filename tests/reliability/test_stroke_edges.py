@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from graves_data.corpora.iam_ondb import IamParams, fast_stroke_xml, read_line, tree_stroke_xml
+from graves_data.corpora.iam_ondb import IamParams, read_line, tree_stroke_xml
 from graves_data.errors import BadInput
 from graves_data.pipelines.strokes import time_steps
+from tests.reliability.fuzz_targets import fast_one_by_both
 
 HEAD = b'<?xml version="1.0" encoding="ISO-8859-1"?>\n<WhiteboardCaptureSession>\n<StrokeSet>\n'
 TAIL = b"</StrokeSet>\n</WhiteboardCaptureSession>\n"
@@ -33,7 +34,7 @@ def test_a_time_too_large_is_repaired_never_written_as_inf(huge: bytes) -> None:
     assert ink.n_points == 10
     steps = time_steps(ink)
     assert steps is not None and np.all(np.isfinite(steps))
-    for reader in (fast_stroke_xml(data), tree_stroke_xml(data, "x.xml")):
+    for reader in (fast_one_by_both(data), tree_stroke_xml(data, "x.xml")):
         if reader is not None:
             assert reader.t is not None and np.isnan(reader.t[5])
 
@@ -56,7 +57,7 @@ def test_a_time_too_large_is_repaired_never_written_as_inf(huge: bytes) -> None:
     ids=["point-in-strokeset", "point-in-unknown-element", "second-strokeset"],
 )
 def test_points_outside_the_structure_are_refused_never_dropped(data: bytes, code: str) -> None:
-    assert fast_stroke_xml(data) is None
+    assert fast_one_by_both(data) is None
     with pytest.raises(BadInput) as refused:
         tree_stroke_xml(data, "x.xml")
     assert refused.value.code == code
@@ -74,7 +75,7 @@ def test_a_sign_or_dot_without_digits_is_no_number_on_either_path(
     points[3] = points[3].replace(old, attribute + b'="' + value + b'"')
     body = b'<Stroke colour="black" start_time="1.00" end_time="1.10">\n' + b"".join(points)
     data = HEAD + body + b"</Stroke>\n" + TAIL
-    fast = fast_stroke_xml(data)
+    fast = fast_one_by_both(data)
     if attribute == b"x":
         assert fast is None  # left to the tree reader, which refuses it
         with pytest.raises(BadInput) as refused:

@@ -1,0 +1,100 @@
+"""The compiled stroke scanner (`_strokescan.c`) beside the numpy one: built by the install
+where a C compiler is, chosen by default, switched off by its variable, and reading every file
+of the real release exactly as the numpy scanner and the tree reader do.
+
+The two scanners are compared on every input of the reader tests too (`fast_by_both`)."""
+
+from __future__ import annotations
+
+import shutil
+import sysconfig
+import tarfile
+
+import numpy as np
+import pytest
+
+from graves_data.corpora.iam_ondb import fastread, tree_stroke_xml
+from tests.conftest import SHARED_DATA
+from tests.reliability.fuzz_targets import fast_by_both
+
+RELEASE = SHARED_DATA / "iam-ondb-release" / "lineStrokes-all.tar.gz"
+
+
+def compiler() -> str | None:
+    name = str(sysconfig.get_config_var("CC") or "cc").split()[0]
+    return shutil.which(name)
+
+
+needs_compiler = pytest.mark.skipif(
+    compiler() is None, reason="no C compiler here: the install reads with the numpy scanner"
+)
+
+
+@needs_compiler
+def test_the_install_builds_the_compiled_scanner_and_reads_with_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert fastread.COMPILED is not None, "a C compiler is here, but _strokescan was not built"
+    monkeypatch.delenv(fastread.SCANNER_VARIABLE, raising=False)
+    assert fastread.default_scanner() == "compiled"
+    monkeypatch.setenv(fastread.SCANNER_VARIABLE, "numpy")
+    assert fastread.default_scanner() == "numpy"
+    monkeypatch.setenv(fastread.SCANNER_VARIABLE, "fortran")
+    with pytest.raises(ValueError, match="GRAVES_DATA_STROKE_SCANNER"):
+        fastread.default_scanner()
+
+
+def test_without_the_compiled_module_the_numpy_scanner_reads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An install without a compiler (the extension is optional) still reads fast."""
+    monkeypatch.setattr(fastread, "COMPILED", None)
+    monkeypatch.delenv(fastread.SCANNER_VARIABLE, raising=False)
+    assert fastread.default_scanner() == "numpy"
+    data = (
+        b'<?xml version="1.0"?><WhiteboardCaptureSession><StrokeSet>'
+        b'<Stroke colour="black" start_time="1" end_time="2">'
+        b'<Point x="-3" y="4" time="1.25"/></Stroke></StrokeSet></WhiteboardCaptureSession>'
+    )
+    ink = fastread.fast_stroke_xml(data)
+    assert ink is not None and ink.x.tolist() == [-3] and ink.y.tolist() == [4]
+    assert ink.t is not None and ink.t.tolist() == [1.25] and ink.ends.tolist() == [1]
+    with pytest.raises(RuntimeError, match="not built"):
+        fastread.fast_stroke_batch([data], "compiled")
+
+
+@needs_compiler
+def test_the_compiled_scanner_refuses_buffers_of_the_wrong_shape() -> None:
+    assert fastread.COMPILED is not None
+    room = np.zeros(4, dtype=np.int64)
+    times = np.zeros(4)
+    with pytest.raises(ValueError, match="5 items a file"):
+        fastread.COMPILED.scan([b"<a/>"] * 2, 1e12, room, room, times, room, np.zeros(5, np.int64))
+    with pytest.raises(TypeError, match=r"datas\[0\]: bytes"):
+        fastread.COMPILED.scan(["<a/>"], 1e12, room, room, times, room, np.zeros(5, np.int64))
+
+
+def test_every_file_of_the_real_release_reads_the_same_by_both_scanners() -> None:
+    """All 12,195 stroke files: the same files kept, the same values bit for bit, and (every
+    25th file) the tree reader's Ink."""
+    if not RELEASE.is_file():
+        pytest.skip(f"the real release {RELEASE} is absent (only the project's machines have it)")
+    datas: list[bytes] = []
+    with tarfile.open(RELEASE) as archive:
+        for member in archive:
+            if member.isfile() and member.name.endswith(".xml"):
+                handle = archive.extractfile(member)
+                assert handle is not None
+                datas.append(handle.read())
+    assert len(datas) == 12_195
+    kept = 0
+    for start in range(0, len(datas), 500):  # units of about the build's size
+        batch = datas[start : start + 500]
+        inks = fast_by_both(batch)
+        kept += sum(ink is not None for ink in inks)
+        for data, ink in list(zip(batch, inks, strict=True))[::25]:
+            assert ink is not None
+            tree = tree_stroke_xml(data, "release.xml")
+            for name in ("x", "y", "t", "ends"):
+                np.testing.assert_array_equal(getattr(ink, name), getattr(tree, name))
+    assert kept == len(datas), "every file of the release is in the fast reader's form"
