@@ -30,6 +30,7 @@ from typing import Any
 
 from bench.common import CACHE, OUT, Stat, machine, run_probe, table
 from bench.iam_inputs import RELEASE, copies, real_release, stroke_files, warm
+from graves_data.corpora.iam_ondb.fastread import SCANNER_VARIABLE
 
 FULL_LINES = 12_195
 CONTENDERS = {  # key: (probe kind, workers, what the row says)
@@ -37,6 +38,7 @@ CONTENDERS = {  # key: (probe kind, workers, what the row says)
     "limit": ("numpy-limit", 1, "numpy extraction of every Point's x, y, time, no checks"),
     "build-1": ("iam", 1, "`graves-data build iam-ondb`, 1 worker"),
     "build-2": ("iam", 2, "`graves-data build iam-ondb`, 2 workers"),
+    "numpy-2": ("iam", 2, "the same, 2 workers, with the numpy stroke scanner (the fallback)"),
     "archives-2": ("iam", 2, "the build from the release's archives, 2 workers"),
     "sjvasquez": ("sjvasquez", 1, "sjvasquez `prepare_data.py`, re-implemented, 1 process"),
 }
@@ -58,7 +60,8 @@ def ensure_generated(lines: int, seed: int = 7) -> Path:
 def probe(key: str, raw: Path, workers: int | None = None) -> dict[str, Any]:
     kind, default_workers, _ = CONTENDERS[key]
     out = OUT / "tmp" / key
-    report = run_probe([kind, str(raw), str(out), str(workers or default_workers)])
+    env = {SCANNER_VARIABLE: "numpy"} if key == "numpy-2" else {}
+    report = run_probe([kind, str(raw), str(out), str(workers or default_workers)], env)
     shutil.rmtree(out, ignore_errors=True)
     return report
 
@@ -165,6 +168,8 @@ def render(r: dict[str, Any]) -> str:
         cpu_text = [f"{cpu:.1f}", f"{cpu / floor_cpu:.2f}"]
         rows.append([CONTENDERS[key][2], s.show(), rate, rss, ratio_text, *cpu_text])
     ratio, paired = r["ratio"], r["paired"]
+    pairs = zip(paired["numpy-2"], paired["build-2"], strict=True)
+    scanners = [f"{compiled / numpy:.2f}" for numpy, compiled in pairs]
     text = [
         f"### {label}",
         "",
@@ -177,6 +182,8 @@ def render(r: dict[str, Any]) -> str:
         f"per round {', '.join(f'{v:.2f}' for v in paired['build-2'])}",
         f"- 1 worker / lxml floor: **{ratio['build-1']:.2f}** (target <= 1.0); "
         f"per round {', '.join(f'{v:.2f}' for v in paired['build-1'])}",
+        f"- the compiled stroke scanner's 2-worker build / the numpy scanner's: "
+        f"{ratio['build-2'] / ratio['numpy-2']:.2f}x (per round {', '.join(scanners)})",
         f"- numpy limit / lxml floor: {ratio['limit']:.2f}; the re-implemented prep script / "
         f"2-worker build: {ratio['sjvasquez'] / ratio['build-2']:.1f}x",
         f"- peak RSS of the build (its process and pool workers): "

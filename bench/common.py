@@ -9,7 +9,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,9 +47,10 @@ def timed(function: Callable[[], Any], repeats: int) -> Stat:
     return Stat.of(values)
 
 
-def run_probe(args: Sequence[str]) -> dict[str, Any]:
-    """Run `python -m bench.probe ARGS` and return what it reports (wall time, peak RSS)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def run_probe(args: Sequence[str], env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Run `python -m bench.probe ARGS` (with `env` added to the environment) and return what
+    it reports (wall time, peak RSS)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     out = subprocess.run(
         [sys.executable, "-m", "bench.probe", *args],
         capture_output=True,
