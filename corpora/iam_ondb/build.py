@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
 from graves_data import __version__, card
+from graves_data.corpora.iam_ondb.fastread import default_scanner
 from graves_data.corpora.iam_ondb.inventory import take_inventory
 from graves_data.corpora.iam_ondb.params import ARCHIVES, LISTS, NAME, TRAIN_SPLIT, IamParams
 from graves_data.corpora.iam_ondb.planning import Plan, plan_forms, split_names
@@ -57,6 +58,7 @@ def build(
     """Build an IAM-OnDB dataset from the release at `raw` into `out`; return the manifest."""
     params = params or IamParams()
     params.check()
+    default_scanner()  # a stroke scanner the environment names but cannot have: said now
     raw_loc = raw if isinstance(raw, Location) else resolve(raw)
     out_loc = out if isinstance(out, Location) else resolve(out)
     check_no_overlap(raw_loc, out_loc)

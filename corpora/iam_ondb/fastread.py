@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from graves_data.corpora.iam_ondb.params import MAX_TIME
 from graves_data.corpora.iam_ondb.restproof import rests_are_well_formed
+from graves_data.errors import UsageError
 from graves_data.pipelines.strokes import FloatArray, Ink, IntArray
 
 BoolArray = npt.NDArray[np.bool_]
@@ -42,10 +43,15 @@ COMPILED = _compiled_module()
 
 
 def default_scanner() -> Scanner:
-    """The compiled scanner where it is built, unless `SCANNER_VARIABLE` says "numpy"."""
+    """The scanner `SCANNER_VARIABLE` names, else the compiled one where it is built."""
     asked = os.environ.get(SCANNER_VARIABLE, "")
     if asked not in ("", "compiled", "numpy"):
-        raise ValueError(f"{SCANNER_VARIABLE}={asked!r}: 'compiled' or 'numpy'")
+        raise UsageError(f"{SCANNER_VARIABLE}={asked!r}: say 'compiled' or 'numpy'")
+    if asked == "compiled" and COMPILED is None:
+        raise UsageError(
+            f"{SCANNER_VARIABLE}=compiled, but this install has no compiled stroke scanner "
+            "(it is built by pip install where a C compiler is); unset it to read with numpy"
+        )
     if asked == "numpy" or COMPILED is None:
         return "numpy"
     return "compiled"
@@ -196,7 +202,7 @@ def _compiled_batch(datas: Sequence[bytes]) -> list[Ink | None]:
     """`fast_stroke_batch` by the compiled scanner: each file's checks and values in one pass
     over its bytes, then lxml's proof of the files' rests (as for the numpy scanner)."""
     if COMPILED is None:
-        raise RuntimeError("the compiled stroke scanner is not built in this install")
+        raise UsageError("the compiled stroke scanner is not built in this install")
     size = sum(len(d) for d in datas)
     x = np.empty(size // SHORTEST_POINT + 1, dtype=np.int64)
     y, t = np.empty_like(x), np.empty(len(x), dtype=np.float64)

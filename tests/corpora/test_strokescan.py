@@ -9,11 +9,15 @@ from __future__ import annotations
 import shutil
 import sysconfig
 import tarfile
+from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
+from graves_data.cli import main
 from graves_data.corpora.iam_ondb import fastread, tree_stroke_xml
+from graves_data.errors import UsageError
 from tests.conftest import SHARED_DATA
 from tests.reliability.fuzz_targets import fast_by_both
 
@@ -40,8 +44,26 @@ def test_the_install_builds_the_compiled_scanner_and_reads_with_it(
     monkeypatch.setenv(fastread.SCANNER_VARIABLE, "numpy")
     assert fastread.default_scanner() == "numpy"
     monkeypatch.setenv(fastread.SCANNER_VARIABLE, "fortran")
-    with pytest.raises(ValueError, match="GRAVES_DATA_STROKE_SCANNER"):
+    with pytest.raises(UsageError, match="GRAVES_DATA_STROKE_SCANNER"):
         fastread.default_scanner()
+
+
+@pytest.mark.parametrize(("value", "built"), [("fortran", True), ("compiled", False)])
+def test_a_scanner_the_install_cannot_give_is_one_line_before_any_work(
+    value: str, built: bool, iam_sample: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unknown name, or the compiled scanner asked for where none was built: the build
+    refuses in one line naming the variable, and writes nothing."""
+    if not built:
+        monkeypatch.setattr(fastread, "COMPILED", None)
+    monkeypatch.setenv(fastread.SCANNER_VARIABLE, value)
+    out = tmp_path / "out"
+    args = ["build", "iam-ondb", "--raw", str(iam_sample), "--out", str(out), "--workers", "2"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2, result.output
+    assert result.output.count("\n") == 1 and "GRAVES_DATA_STROKE_SCANNER" in result.output
+    assert "Traceback" not in result.output
+    assert not out.exists()
 
 
 def test_without_the_compiled_module_the_numpy_scanner_reads(
@@ -59,7 +81,7 @@ def test_without_the_compiled_module_the_numpy_scanner_reads(
     ink = fastread.fast_stroke_xml(data)
     assert ink is not None and ink.x.tolist() == [-3] and ink.y.tolist() == [4]
     assert ink.t is not None and ink.t.tolist() == [1.25] and ink.ends.tolist() == [1]
-    with pytest.raises(RuntimeError, match="not built"):
+    with pytest.raises(UsageError, match="not built"):
         fastread.fast_stroke_batch([data], "compiled")
 
 
