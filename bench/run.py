@@ -70,7 +70,7 @@ def earlier_sections(readme: str) -> dict[str, str]:
         heading, _, body = part.partition("\n")
         for _, title in BENCHMARKS.values():
             if heading.startswith(title.split(" (")[0]):
-                sections[title] = body
+                sections[title] = body.rstrip("\n") + "\n"  # or each run adds a blank line
     return sections
 
 
