@@ -8,8 +8,9 @@ WORKERS ?=
 
 .PHONY: venv demo test lint typecheck unit bench gpu-check fuzz train-demo reproduce-handwriting clean browser
 
-# the compiled stroke scanner is built by the install: a changed source installs again
-$(STAMP): pyproject.toml constraints.txt corpora/iam_ondb/_strokescan.c
+# the compiled stroke scanner and cleaning kernels are built by the install: a changed source
+# installs again
+$(STAMP): pyproject.toml constraints.txt corpora/iam_ondb/_strokescan.c pipelines/_strokeclean.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[train,dev]'

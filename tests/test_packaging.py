@@ -52,8 +52,9 @@ def test_built_wheel_imports_every_package(tmp_path: Path) -> None:
         "generic top-level names"
     )
     if shutil.which(str(sysconfig.get_config_var("CC") or "cc").split()[0]):
-        scanner = [n for n in names if n.startswith("graves_data/corpora/iam_ondb/_strokescan")]
-        assert {".so", ".pyi"} <= {Path(n).suffix for n in scanner}, scanner  # and typed
+        for module in ("corpora/iam_ondb/_strokescan", "pipelines/_strokeclean"):
+            built = [n for n in names if n.startswith(f"graves_data/{module}")]
+            assert {".so", ".pyi"} <= {Path(n).suffix for n in built}, built  # and typed
     static = sorted(p.name for p in (ROOT / "graves_data" / "serve" / "static").iterdir())
     assert static and all(f"graves_data/serve/static/{name}" in names for name in static)
     code = (
@@ -62,7 +63,9 @@ def test_built_wheel_imports_every_package(tmp_path: Path) -> None:
         "import graves_data.models, graves_data.synth, graves_data.serve.app;"
         "import graves_data.corpora as c; assert c.__file__.startswith(sys.argv[1]), c.__file__;"
         "from graves_data.corpora.iam_ondb import fastread as f;"
-        "assert f.COMPILED is None or f.COMPILED.__file__.startswith(sys.argv[1]), f.COMPILED;"
+        "from graves_data.pipelines import strokebatch as b;"
+        "ms = (f.COMPILED, b.COMPILED);"
+        "assert all(m is None or m.__file__.startswith(sys.argv[1]) for m in ms), ms;"
         "print('ok')"
     )
     out = subprocess.run(

@@ -36,8 +36,9 @@ from graves_data.corpora.iam_ondb import (
 from graves_data.corpora.iam_ondb.readers import read_stroke_files
 from graves_data.corpora.wikipedia import page_split
 from graves_data.errors import BadInput
+from graves_data.pipelines import strokebatch
 from graves_data.pipelines.strokebatch import clean_batch
-from graves_data.pipelines.strokes import CleanParams, Ink, clean
+from graves_data.pipelines.strokes import CleanParams, CleanReport, Ink, clean
 from graves_data.pipelines.text import (
     char_table,
     chunk_table,
@@ -568,7 +569,20 @@ CLEANING = st.builds(
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(lines=st.lists(raw_lines(), min_size=1, max_size=6), params=CLEANING)
 def test_batch_cleaning_is_line_by_line_cleaning(lines: list[Ink], params: CleanParams) -> None:
-    batched = clean_batch(lines, params)
+    """With the compiled kernels (where built) and with numpy alone: both give `clean`."""
+    compiled = clean_batch(lines, params)
+    kernels, strokebatch.COMPILED = strokebatch.COMPILED, None
+    try:
+        numpy_only = clean_batch(lines, params)
+    finally:
+        strokebatch.COMPILED = kernels
+    for batched in (compiled, numpy_only):
+        assert_cleaned_alone(lines, batched, params)
+
+
+def assert_cleaned_alone(
+    lines: list[Ink], batched: list[tuple[Ink, CleanReport]], params: CleanParams
+) -> None:
     assert len(batched) == len(lines)
     for line, (ink, report) in zip(lines, batched, strict=True):
         alone, alone_report = clean(line, params)
