@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
-
-import numpy as np
 
 from graves_data.archives import HashingReader, iter_tar
 from graves_data.corpora.iam_ondb.params import MAX_COORDINATE, IamParams
@@ -23,7 +22,7 @@ from graves_data.pipelines.runner import (
     UnitInput,
     UnitRows,
 )
-from graves_data.pipelines.strokebatch import clean_batch
+from graves_data.pipelines.strokebatch import InkBatch, clean_ink_batch
 from graves_data.pipelines.strokes import CleanReport, Ink
 from graves_data.schema import canonical_json
 from graves_data.shards import shard_path
@@ -164,20 +163,24 @@ def read_lines(
         for source in sources
     ]
     inks: list[tuple[int, Ink]] = []
-    beyond = iter(_beyond(read, MAX_COORDINATE))
     for i, ink in zip(present, read, strict=True):
         if isinstance(ink, BadInput):
             out[i] = ink
-        elif next(beyond):
+        else:
+            inks.append((i, ink))
+    batch = InkBatch.of([ink for _, ink in inks])
+    beyond = batch.lines_beyond(MAX_COORDINATE)
+    if beyond.any():  # rare: those lines are refused, the others joined again
+        for i, _ in itertools.compress(inks, beyond):
             out[i] = BadInput(
                 sources[i],
                 "out-of-range",
                 f"a coordinate beyond +-{MAX_COORDINATE} board units: a step to it would not fit "
                 "the float32 offsets exactly (a real board is under 100,000)",
             )
-        else:
-            inks.append((i, ink))
-    cleaned = clean_batch([ink for _, ink in inks], params.clean_params())
+        inks = list(itertools.compress(inks, ~beyond))
+        batch = InkBatch.of([ink for _, ink in inks])
+    cleaned = clean_ink_batch(batch, params.clean_params())
     for (i, _), (ink, report) in zip(inks, cleaned, strict=True):
         if ink.n_points == 0:
             out[i] = BadInput(
@@ -186,21 +189,6 @@ def read_lines(
         else:
             out[i] = (ink, report)
     return out
-
-
-def _beyond(read: Sequence[Ink | BadInput], limit: int) -> list[bool]:
-    """For each Ink read (the BadInputs passed over), whether a coordinate lies beyond
-    +-`limit`: over all lines' points at once, not with four numpy calls a line."""
-    inks = [ink for ink in read if not isinstance(ink, BadInput)]
-    if not inks:
-        return []
-    magnitude = np.maximum(
-        np.abs(np.concatenate([ink.x for ink in inks])),
-        np.abs(np.concatenate([ink.y for ink in inks])),
-    )
-    line = np.repeat(np.arange(len(inks)), [ink.n_points for ink in inks])
-    found: list[bool] = (np.bincount(line[magnitude > limit], minlength=len(inks)) > 0).tolist()
-    return found
 
 
 def read_line(data: bytes | None, source: str, params: IamParams) -> tuple[Ink, CleanReport]:
