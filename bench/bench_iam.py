@@ -30,7 +30,6 @@ from typing import Any
 
 from bench.common import CACHE, OUT, Stat, machine, run_probe, table
 from bench.iam_inputs import RELEASE, copies, real_release, stroke_files, warm
-from graves_data.corpora.iam_ondb.fastread import SCANNER_VARIABLE
 
 FULL_LINES = 12_195
 CONTENDERS = {  # key: (probe kind, workers, what the row says)
@@ -38,7 +37,12 @@ CONTENDERS = {  # key: (probe kind, workers, what the row says)
     "limit": ("numpy-limit", 1, "numpy extraction of every Point's x, y, time, no checks"),
     "build-1": ("iam", 1, "`graves-data build iam-ondb`, 1 worker"),
     "build-2": ("iam", 2, "`graves-data build iam-ondb`, 2 workers"),
-    "numpy-2": ("iam", 2, "the same, 2 workers, with the numpy stroke scanner (the fallback)"),
+    "numpy-2": (
+        "iam-uncompiled",
+        2,
+        "the same, 2 workers, as an install without a C compiler runs it (numpy scanner, numpy "
+        "cleaning)",
+    ),
     "archives-2": ("iam", 2, "the build from the release's archives, 2 workers"),
     "sjvasquez": ("sjvasquez", 1, "sjvasquez `prepare_data.py`, re-implemented, 1 process"),
 }
@@ -60,8 +64,7 @@ def ensure_generated(lines: int, seed: int = 7) -> Path:
 def probe(key: str, raw: Path, workers: int | None = None) -> dict[str, Any]:
     kind, default_workers, _ = CONTENDERS[key]
     out = OUT / "tmp" / key
-    env = {SCANNER_VARIABLE: "numpy"} if key == "numpy-2" else {}
-    report = run_probe([kind, str(raw), str(out), str(workers or default_workers)], env)
+    report = run_probe([kind, str(raw), str(out), str(workers or default_workers)])
     shutil.rmtree(out, ignore_errors=True)
     return report
 
@@ -182,7 +185,8 @@ def render(r: dict[str, Any]) -> str:
         f"per round {', '.join(f'{v:.2f}' for v in paired['build-2'])}",
         f"- 1 worker / lxml floor: **{ratio['build-1']:.2f}** (target <= 1.0); "
         f"per round {', '.join(f'{v:.2f}' for v in paired['build-1'])}",
-        f"- the compiled stroke scanner's 2-worker build / the numpy scanner's: "
+        f"- the 2-worker build with its compiled parts (stroke scanner, cleaning kernels) / "
+        f"without them: "
         f"{ratio['build-2'] / ratio['numpy-2']:.2f}x (per round {', '.join(scanners)})",
         f"- numpy limit / lxml floor: {ratio['limit']:.2f}; the re-implemented prep script / "
         f"2-worker build: {ratio['sjvasquez'] / ratio['build-2']:.1f}x",

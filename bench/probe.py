@@ -2,7 +2,8 @@
 
 `python -m bench.probe KIND RAW OUT WORKERS` — the peak covers this process and its pool
 workers (RUSAGE_CHILDREN once the pool is shut down), which is what a user's machine sees.
-KIND: `iam` (the build), `sjvasquez` (the prep script's steps), `lxml-floor`, `numpy-limit`
+KIND: `iam` (the build), `iam-uncompiled` (the build without its compiled parts, as an install
+without a C compiler has it), `sjvasquez` (the prep script's steps), `lxml-floor`, `numpy-limit`
 (timed from the files' bytes, read before the clock starts). Each probe's process is set up as
 the command-line program's is (`allocator.keep_freed_memory`), the yardsticks' too.
 """
@@ -39,6 +40,13 @@ def main(argv: list[str]) -> None:
 
 
 def _build(kind: str, raw: str, out: str, execution: Any) -> int:
+    if kind == "iam-uncompiled":  # as an install without a C compiler builds: numpy alone
+        from graves_data.corpora.iam_ondb import fastread
+        from graves_data.pipelines import strokebatch
+
+        # the pool's workers are forked (Linux), so they inherit this too
+        fastread.COMPILED = strokebatch.COMPILED = None
+        kind = "iam"
     if kind == "iam":
         from graves_data.corpora.iam_ondb import build
 
