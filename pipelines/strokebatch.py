@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from graves_data.pipelines.compiled import optional_module
 from graves_data.pipelines.strokes import (
     CleanParams,
     CleanReport,
@@ -27,18 +27,7 @@ from graves_data.pipelines.strokes import (
     repair_time,
 )
 
-
-def _compiled_module() -> ModuleType | None:
-    """The compiled kernels (`_strokeclean.c`), or None where the install could not build them
-    (they are optional: without a C compiler the numpy definitions do the same work)."""
-    try:
-        from graves_data.pipelines import _strokeclean
-    except ImportError:
-        return None
-    return _strokeclean
-
-
-COMPILED = _compiled_module()
+COMPILED = optional_module("graves_data.pipelines._strokeclean")  # the kernels, where built
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from types import ModuleType
 from typing import Literal
 
 import numpy as np
@@ -21,6 +20,7 @@ import numpy.typing as npt
 from graves_data.corpora.iam_ondb.params import MAX_TIME
 from graves_data.corpora.iam_ondb.restproof import rests_are_well_formed
 from graves_data.errors import UsageError
+from graves_data.pipelines.compiled import optional_module
 from graves_data.pipelines.strokes import FloatArray, Ink, IntArray
 
 BoolArray = npt.NDArray[np.bool_]
@@ -29,17 +29,8 @@ Scanner = Literal["compiled", "numpy"]
 SCANNER_VARIABLE = "GRAVES_DATA_STROKE_SCANNER"  # "numpy" reads with the numpy scanner
 
 
-def _compiled_module() -> ModuleType | None:
-    """The compiled scanner (`_strokescan.c`), or None where the install could not build it
-    (it is optional: an install without a C compiler reads with the numpy scanner)."""
-    try:
-        from graves_data.corpora.iam_ondb import _strokescan
-    except ImportError:
-        return None
-    return _strokescan
-
-
-COMPILED = _compiled_module()
+# the compiled scanner (`_strokescan.c`), where the install built it; else the numpy one reads
+COMPILED = optional_module("graves_data.corpora.iam_ondb._strokescan")
 
 
 def default_scanner() -> Scanner:
