@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
-import sysconfig
 import tomllib
 import zipfile
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import compiler
 
 ROOT = Path(__file__).resolve().parents[1]
 MAPPED = {
@@ -51,7 +51,7 @@ def test_built_wheel_imports_every_package(tmp_path: Path) -> None:
     assert not any(n.startswith(("models/", "pipelines/", "corpora/")) for n in names), (
         "generic top-level names"
     )
-    if shutil.which(str(sysconfig.get_config_var("CC") or "cc").split()[0]):
+    if compiler():
         for module in ("corpora/iam_ondb/_strokescan", "pipelines/_strokeclean"):
             built = [n for n in names if n.startswith(f"graves_data/{module}")]
             assert {".so", ".pyi"} <= {Path(n).suffix for n in built}, built  # and typed

@@ -6,9 +6,6 @@ The two scanners are compared on every input of the reader tests too (`fast_by_b
 
 from __future__ import annotations
 
-import shutil
-import sysconfig
-import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -18,16 +15,8 @@ from click.testing import CliRunner
 from graves_data.cli import main
 from graves_data.corpora.iam_ondb import fastread, tree_stroke_xml
 from graves_data.errors import UsageError
-from tests.conftest import SHARED_DATA
+from tests.conftest import compiler, release_stroke_files
 from tests.reliability.fuzz_targets import fast_by_both
-
-RELEASE = SHARED_DATA / "iam-ondb-release" / "lineStrokes-all.tar.gz"
-
-
-def compiler() -> str | None:
-    name = str(sysconfig.get_config_var("CC") or "cc").split()[0]
-    return shutil.which(name)
-
 
 needs_compiler = pytest.mark.skipif(
     compiler() is None, reason="no C compiler here: the install reads with the numpy scanner"
@@ -99,16 +88,7 @@ def test_the_compiled_scanner_refuses_buffers_of_the_wrong_shape() -> None:
 def test_every_file_of_the_real_release_reads_the_same_by_both_scanners() -> None:
     """All 12,195 stroke files: the same files kept, the same values bit for bit, and (every
     25th file) the tree reader's Ink."""
-    if not RELEASE.is_file():
-        pytest.skip(f"the real release {RELEASE} is absent (only the project's machines have it)")
-    datas: list[bytes] = []
-    with tarfile.open(RELEASE) as archive:
-        for member in archive:
-            if member.isfile() and member.name.endswith(".xml"):
-                handle = archive.extractfile(member)
-                assert handle is not None
-                datas.append(handle.read())
-    assert len(datas) == 12_195
+    datas = release_stroke_files()
     kept = 0
     for start in range(0, len(datas), 500):  # units of about the build's size
         batch = datas[start : start + 500]

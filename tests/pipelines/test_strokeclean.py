@@ -7,10 +7,6 @@ branch of numpy's pairwise sum, and on every line of the real release.
 
 from __future__ import annotations
 
-import shutil
-import sysconfig
-import tarfile
-
 import numpy as np
 import pytest
 
@@ -19,14 +15,7 @@ from graves_data.errors import BadInput
 from graves_data.pipelines import strokebatch
 from graves_data.pipelines.strokebatch import InkBatch, clean_batch
 from graves_data.pipelines.strokes import CleanParams, FloatArray, Ink, sampling_period
-from tests.conftest import SHARED_DATA
-
-RELEASE = SHARED_DATA / "iam-ondb-release" / "lineStrokes-all.tar.gz"
-
-
-def compiler() -> str | None:
-    return shutil.which(str(sysconfig.get_config_var("CC") or "cc").split()[0])
-
+from tests.conftest import compiler, release_stroke_files
 
 needs_kernels = pytest.mark.skipif(
     strokebatch.COMPILED is None and compiler() is None,
@@ -138,16 +127,7 @@ def test_every_line_of_the_real_release_cleans_the_same_both_ways(
     times and reports, bit for bit; and (every 50th line) the periods of the definition."""
     if strokebatch.COMPILED is None:
         pytest.skip("the cleaning kernels are not built here (no C compiler)")
-    if not RELEASE.is_file():
-        pytest.skip(f"the real release {RELEASE} is absent (only the project's machines have it)")
-    datas: list[bytes] = []
-    with tarfile.open(RELEASE) as archive:
-        for member in archive:
-            if member.isfile() and member.name.endswith(".xml"):
-                handle = archive.extractfile(member)
-                assert handle is not None
-                datas.append(handle.read())
-    assert len(datas) == 12_195
+    datas = release_stroke_files()
     inks = [
         ink
         for ink in read_stroke_files(datas, ["release.xml"] * len(datas))
