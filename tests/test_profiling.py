@@ -49,7 +49,7 @@ def test_profile_option_writes_cprofile_stats_of_the_build(raw: Path, tmp_path: 
     assert done.returncode == 0, done.stderr
     functions = profiled_functions(target)
     assert ("fastread.py", "fast_stroke_batch") in functions
-    assert ("strokebatch.py", "clean_batch") in functions
+    assert ("strokebatch.py", "clean_ink_batch") in functions
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".build.prof.")]
 
 
