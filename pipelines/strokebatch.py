@@ -112,8 +112,6 @@ def clean_batch(inks: Sequence[Ink], params: CleanParams) -> list[tuple[Ink, Cle
     repaired timestamps or spike removal go through the per-line steps for that step (which
     stay the definition: the tests compare both on generated lines).
     """
-    if not inks:
-        return []
     return clean_ink_batch(InkBatch.of(inks), params)
 
 
@@ -179,8 +177,8 @@ def _repair_time_batch(batch: InkBatch) -> tuple[InkBatch, IntArray]:
 
 def _sampling_periods(batch: InkBatch) -> FloatArray:
     """`sampling_period` of every line (NaN where it has none): by the compiled kernel where
-    it is built (one pass a line, some 15 times faster), else by `_sampling_periods_numpy`;
-    both give the same bits (the tests compare them)."""
+    it is built (one pass a line, about 6 times faster on the real release), else by
+    `_sampling_periods_numpy`; both give the same bits (the tests compare them)."""
     if COMPILED is None:
         return _sampling_periods_numpy(batch)
     period = np.empty(batch.n_lines, dtype=np.float64)
