@@ -37,7 +37,7 @@ CONTENDERS = {  # key: (probe kind, workers, what the row says)
     "limit": ("numpy-limit", 1, "numpy extraction of every Point's x, y, time, no checks"),
     "build-1": ("iam", 1, "`graves-data build iam-ondb`, 1 worker"),
     "build-2": ("iam", 2, "`graves-data build iam-ondb`, 2 workers"),
-    "numpy-2": (
+    "uncompiled-2": (
         "iam-uncompiled",
         2,
         "the same, 2 workers, as an install without a C compiler runs it (numpy scanner, numpy "
@@ -171,8 +171,8 @@ def render(r: dict[str, Any]) -> str:
         cpu_text = [f"{cpu:.1f}", f"{cpu / floor_cpu:.2f}"]
         rows.append([CONTENDERS[key][2], s.show(), rate, rss, ratio_text, *cpu_text])
     ratio, paired = r["ratio"], r["paired"]
-    pairs = zip(paired["numpy-2"], paired["build-2"], strict=True)
-    scanners = [f"{compiled / numpy:.2f}" for numpy, compiled in pairs]
+    pairs = zip(paired["uncompiled-2"], paired["build-2"], strict=True)
+    compiled_over = [f"{compiled / numpy:.2f}" for numpy, compiled in pairs]
     text = [
         f"### {label}",
         "",
@@ -187,7 +187,7 @@ def render(r: dict[str, Any]) -> str:
         f"per round {', '.join(f'{v:.2f}' for v in paired['build-1'])}",
         f"- the 2-worker build with its compiled parts (stroke scanner, cleaning kernels) / "
         f"without them: "
-        f"{ratio['build-2'] / ratio['numpy-2']:.2f}x (per round {', '.join(scanners)})",
+        f"{ratio['build-2'] / ratio['uncompiled-2']:.2f}x (per round {', '.join(compiled_over)})",
         f"- numpy limit / lxml floor: {ratio['limit']:.2f}; the re-implemented prep script / "
         f"2-worker build: {ratio['sjvasquez'] / ratio['build-2']:.1f}x",
         f"- peak RSS of the build (its process and pool workers): "
